@@ -1,0 +1,118 @@
+//! What the checker needs to know besides the delivery: the reference code lists, the
+//! insurer's population for the period, and the insurer's earlier deliveries. The
+//! warehouse builds it; tests build it by hand.
+
+use crate::report::QcReport;
+use crate::rules::RuleCatalog;
+use aim_model::geography::Geography;
+use chrono::NaiveDate;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+/// Reference code lists the rows are checked against.
+#[derive(Debug, Clone, Default)]
+pub struct ReferenceCodes {
+    /// Nomenclature codes.
+    pub nomenclature: HashSet<String>,
+    /// Level-5 ATC codes.
+    pub atc: HashSet<String>,
+    /// Provider qualifications.
+    pub qualifications: HashSet<String>,
+    /// Municipalities of the 2019 list (in force before 2025).
+    pub municipalities_2019: HashSet<String>,
+    /// Municipalities of the 2025 list.
+    pub municipalities_2025: HashSet<String>,
+    /// Statistical sectors (2019 boundaries).
+    pub sectors: HashSet<String>,
+}
+
+impl ReferenceCodes {
+    /// The code lists of the embedded reference files and a loaded geography.
+    pub fn from_reference(geo: &Geography) -> ReferenceCodes {
+        ReferenceCodes {
+            nomenclature: aim_model::codes::nomenclature_codes().into_iter().map(|c| c.code).collect(),
+            atc: aim_model::codes::atc_codes().into_iter().filter(|a| a.level == 5).map(|a| a.code).collect(),
+            qualifications: aim_model::codes::qualifications().into_iter().map(|q| q.code).collect(),
+            municipalities_2019: geo.municipalities_2019.iter().map(|m| m.nis.clone()).collect(),
+            municipalities_2025: geo.municipalities_2025.iter().map(|m| m.nis.clone()).collect(),
+            sectors: geo.sectors.iter().map(|s| s.nis9.clone()).collect(),
+        }
+    }
+
+    /// The municipality list in force on `date`.
+    pub fn municipalities_on(&self, date: NaiveDate) -> &HashSet<String> {
+        if date < aim_model::geography::mergers_effective() {
+            &self.municipalities_2019
+        } else {
+            &self.municipalities_2025
+        }
+    }
+}
+
+/// What the population file says about a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PersonFacts {
+    /// Year of birth.
+    pub birth_year: i16,
+    /// Date of death, if any.
+    pub death: Option<NaiveDate>,
+}
+
+/// The persons of one insurer's population file for one period, by coded identifier.
+#[derive(Debug, Clone, Default)]
+pub struct PopulationIndex {
+    persons: HashMap<u128, PersonFacts>,
+}
+
+/// The 128-bit value of a coded identifier (32 hex characters), or `None` if malformed.
+pub fn coded_id_value(id: &str) -> Option<u128> {
+    if !aim_model::is_coded_id(id) {
+        return None;
+    }
+    u128::from_str_radix(id, 16).ok()
+}
+
+impl PopulationIndex {
+    /// Adds a person (malformed identifiers are ignored: they were rejected on ingest).
+    pub fn insert(&mut self, person_id: &str, facts: PersonFacts) {
+        if let Some(v) = coded_id_value(person_id) {
+            self.persons.insert(v, facts);
+        }
+    }
+
+    /// What is known about a person.
+    pub fn get(&self, person_id: &str) -> Option<PersonFacts> {
+        coded_id_value(person_id).and_then(|v| self.persons.get(&v).copied())
+    }
+
+    /// Number of persons.
+    pub fn len(&self) -> usize {
+        self.persons.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.persons.is_empty()
+    }
+}
+
+/// Everything the checker needs besides the delivery.
+#[derive(Debug, Clone)]
+pub struct CheckContext<'a> {
+    /// The quality rules.
+    pub rules: &'a RuleCatalog,
+    /// Reference code lists.
+    pub codes: &'a ReferenceCodes,
+    /// The same insurer's population for the same period, when loaded (needed by POP-001,
+    /// DAT-002 and DAT-003 for billing and pharmacy deliveries).
+    pub population: Option<&'a PopulationIndex>,
+    /// Row counts of the insurer's last deliveries of the same database (VOL-001).
+    pub previous_volumes: Vec<u64>,
+    /// The QC report of the insurer's previous delivery of the same database, to show what
+    /// is new, resolved or persisting.
+    pub previous_report: Option<QcReport>,
+    /// Where to write the feedback file of rejected rows.
+    pub feedback_path: PathBuf,
+    /// Rows per Arrow record batch handed to the sink.
+    pub batch_rows: usize,
+}
