@@ -1,1 +1,330 @@
-fn main() {}
+//! `aim`: the command line of the aim platform. It parses arguments and calls the
+//! platform's crates; no domain logic lives here.
+//!
+//! Exit status: 0 success; 3 some delivery rejected (the others processed); 2 usage, I/O
+//! or platform error.
+
+mod demo;
+mod progress;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit status when some delivery was rejected.
+const EXIT_REJECTED: u8 = 3;
+/// Exit status on usage, I/O or platform errors.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "aim", version, about = "The intermutualist agency's data platform", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole platform on synthetic data: synthesise, import reference data, ingest.
+    Demo(demo::DemoArgs),
+    /// Write synthetic insurer deliveries.
+    Synth {
+        /// Number of persons in the starting population.
+        #[arg(long, default_value_t = 10_000)]
+        persons: u64,
+        /// Years to generate, e.g. 2023-2024 or 2024.
+        #[arg(long, default_value = "2023-2024", value_parser = parse_years)]
+        years: (i32, i32),
+        /// Random seed: the same seed gives the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output folder (one sub-folder per delivery).
+        #[arg(long)]
+        out: PathBuf,
+        /// Inject the documented defects (docs/synthetic-data.md).
+        #[arg(long)]
+        defects: bool,
+        /// Write plain CSV instead of gzip.
+        #[arg(long)]
+        no_gzip: bool,
+        /// Reference data folder (default: shared/data next to the repository).
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// TTP key file (default: a key derived from the seed, for synthetic data only).
+        #[arg(long)]
+        ttp_key: Option<PathBuf>,
+    },
+    /// Check deliveries and load the good ones into the warehouse.
+    Ingest {
+        /// Warehouse folder (created if missing).
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Delivery folders, or folders of delivery folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Reference tables (versioned inputs).
+    Reference {
+        #[command(subcommand)]
+        command: ReferenceCommand,
+    },
+    /// What the warehouse holds: loaded and quarantined deliveries.
+    Status {
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a read-only SQL query on the warehouse.
+    Sql {
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        /// Read a table at an earlier version (time travel), e.g. --at gzss=3. Repeatable.
+        #[arg(long, value_parser = parse_at)]
+        at: Vec<(String, u64)>,
+        /// The query.
+        query: String,
+    },
+    /// Trusted-third-party utilities.
+    Ttp {
+        #[command(subcommand)]
+        command: TtpCommand,
+    },
+    /// Print generated documentation.
+    Docs {
+        /// Which document: data-model.
+        #[arg(value_parser = ["data-model"])]
+        which: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReferenceCommand {
+    /// Load a reference data folder (and the embedded code lists) as versioned tables.
+    Import {
+        /// Warehouse folder (created if missing).
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// The reference data folder (as shared/data).
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TtpCommand {
+    /// Write a fresh random coding key (hex) to a file, readable by its owner only.
+    Keygen {
+        /// Key file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Json,
+}
+
+fn parse_years(s: &str) -> Result<(i32, i32), String> {
+    let bad = || format!("'{s}' is not a year range such as 2023-2024");
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?),
+        None => {
+            let y: i32 = s.trim().parse().map_err(|_| bad())?;
+            (y, y)
+        }
+    };
+    if a > b || !(1990..=2100).contains(&a) || !(1990..=2100).contains(&b) {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+fn parse_at(s: &str) -> Result<(String, u64), String> {
+    let (t, v) = s.split_once('=').ok_or_else(|| format!("'{s}' is not TABLE=VERSION"))?;
+    Ok((t.to_string(), v.parse().map_err(|_| format!("'{v}' is not a version number"))?))
+}
+
+/// The reference data folder: the given one, `AIM_REFERENCE_DIR`, `shared/data` next to
+/// the repository this binary was built from, or `../shared/data` from here.
+pub fn reference_dir(given: Option<&Path>) -> PathBuf {
+    if let Some(g) = given {
+        return g.to_path_buf();
+    }
+    let built_in = aim_model::geography::default_reference_dir();
+    if built_in.join("municipalities-2025.json").exists() {
+        return built_in;
+    }
+    PathBuf::from("../shared/data")
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AIM_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Synth { persons, years, seed, out, defects, no_gzip, reference, ttp_key } => {
+            let cfg = aim_synth::SynthConfig {
+                persons,
+                years: years.0..=years.1,
+                seed,
+                out: out.clone(),
+                defects,
+                reference_dir: reference_dir(reference.as_deref()),
+                ttp_key,
+                gzip: !no_gzip,
+            };
+            let summary = progress::synth(&cfg)?;
+            let rows: u64 = summary.deliveries.iter().map(|d| d.rows).sum();
+            println!(
+                "wrote {} deliveries ({} rows, {} persons) to {} in {:.1} s",
+                summary.deliveries.len(),
+                rows,
+                summary.persons,
+                out.display(),
+                summary.elapsed.as_secs_f64()
+            );
+            Ok(0)
+        }
+        Command::Ingest { warehouse, json, dirs } => {
+            let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
+            let summary = runtime()?.block_on(progress::ingest(&wh, &dirs, !json))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                progress::print_ingest_summary(&wh, &summary);
+            }
+            Ok(if summary.any_rejected() { EXIT_REJECTED } else { 0 })
+        }
+        Command::Reference { command: ReferenceCommand::Import { warehouse, dir } } => {
+            let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
+            let _lock = aim_warehouse::WarehouseLock::acquire(&wh, "aim reference import")?;
+            let imported = runtime()?.block_on(aim_warehouse::reference::import(&wh, &dir))?;
+            for t in &imported {
+                println!(
+                    "{:<24} {:>7} rows  version {:>3}  {}",
+                    t.table,
+                    t.rows,
+                    t.version,
+                    if t.changed { "updated" } else { "unchanged" }
+                );
+            }
+            Ok(0)
+        }
+        Command::Status { warehouse, json } => {
+            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+            let catalog = runtime()?.block_on(aim_warehouse::Catalog::load(&wh))?;
+            let quarantined = aim_warehouse::catalog::quarantined(&wh);
+            if json {
+                let current: Vec<_> = catalog.current().into_iter().cloned().collect();
+                let value = serde_json::json!({ "loaded": current, "history": catalog.records, "quarantined": quarantined });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_status(&catalog, &quarantined);
+            }
+            Ok(0)
+        }
+        Command::Sql { warehouse, format, at, query } => {
+            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+            let versions: BTreeMap<String, u64> = at.into_iter().collect();
+            let rt = runtime()?;
+            let batches = rt.block_on(async {
+                let ctx = aim_warehouse::query::session(&wh, &versions).await?;
+                aim_warehouse::query::run_read_only(&ctx, &query).await
+            })?;
+            let fmt = match format {
+                Format::Csv => aim_warehouse::query::OutputFormat::Csv,
+                Format::Json => aim_warehouse::query::OutputFormat::Json,
+            };
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            aim_warehouse::query::write_results(&batches, fmt, &mut lock)?;
+            Ok(0)
+        }
+        Command::Ttp { command: TtpCommand::Keygen { out } } => {
+            if out.exists() {
+                anyhow::bail!("{} exists: refusing to overwrite a key", out.display());
+            }
+            let key = aim_ttp::generate_key_hex()?;
+            write_private(&out, &key)?;
+            println!("wrote a new 256-bit key to {} (keep it outside the warehouse)", out.display());
+            Ok(0)
+        }
+        Command::Docs { which } => {
+            match which.as_str() {
+                "data-model" => print!("{}", aim_model::docs::data_model_markdown()),
+                _ => unreachable!("clap restricts the values"),
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    writeln!(f, "{text}")?;
+    Ok(())
+}
+
+fn print_status(catalog: &aim_warehouse::Catalog, quarantined: &[aim_warehouse::catalog::QuarantineRecord]) {
+    let current = catalog.current();
+    println!("Loaded deliveries ({}):", current.len());
+    println!("{:<8} {:<5} {:<7} {:>4} {:>10} {:>9} {:>8}  delivery", "insurer", "db", "period", "seq", "rows", "rejected", "version");
+    for r in current {
+        println!(
+            "{:<8} {:<5} {:<7} {:>4} {:>10} {:>9} {:>8}  {}{}",
+            r.insurer,
+            r.database,
+            r.period,
+            r.sequence,
+            r.rows,
+            r.rows_rejected,
+            r.version,
+            r.delivery_id,
+            r.replaces.as_ref().map(|p| format!(" (replaces {p})")).unwrap_or_default()
+        );
+    }
+    println!("\nQuarantined deliveries ({}):", quarantined.len());
+    for q in quarantined {
+        println!("  {}  from {}", q.delivery_id, q.folder);
+        for r in &q.reasons {
+            println!("      {r}");
+        }
+    }
+}

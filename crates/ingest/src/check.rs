@@ -58,6 +58,18 @@ pub fn check_delivery(
         Err(problem) => return Ok(unreadable_report(dir, ctx, &problem, started)),
     };
     let mut run = Run::new(&delivery, ctx);
+    if let Some(loaded) = ctx.loaded_sequence
+        && delivery.manifest.sequence <= loaded
+    {
+        let stop = Stop {
+            rule: id::MAN_004,
+            message: format!(
+                "sequence {} is not newer than the delivery already loaded for {} {} {} (sequence {loaded}); a correction must carry a higher sequence",
+                delivery.manifest.sequence, delivery.manifest.insurer, delivery.manifest.database, delivery.manifest.period
+            ),
+        };
+        return run.finish(Ok(Some(stop)), started);
+    }
     let outcome = run.read_files(sink, progress);
     run.finish(outcome, started)
 }

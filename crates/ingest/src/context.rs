@@ -111,6 +111,9 @@ pub struct CheckContext<'a> {
     /// The QC report of the insurer's previous delivery of the same database, to show what
     /// is new, resolved or persisting.
     pub previous_report: Option<QcReport>,
+    /// Sequence number of the delivery in force for the same insurer, database and
+    /// period, if one is loaded (MAN-004).
+    pub loaded_sequence: Option<u32>,
     /// Where to write the feedback file of rejected rows.
     pub feedback_path: PathBuf,
     /// Rows per Arrow record batch handed to the sink.

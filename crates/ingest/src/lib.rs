@@ -16,6 +16,7 @@ pub mod context;
 pub mod delivery;
 pub mod report;
 pub mod rules;
+pub mod testkit;
 mod values;
 
 pub use check::{RowSink, SinkError, check_delivery};

@@ -13,6 +13,8 @@ pub mod id {
     pub const MAN_002: &str = "MAN-002";
     /// Rows belong to the manifest's insurer.
     pub const MAN_003: &str = "MAN-003";
+    /// Re-delivery newer than the loaded one.
+    pub const MAN_004: &str = "MAN-004";
     /// Files readable (not empty, not corrupt).
     pub const FMT_001: &str = "FMT-001";
     /// Header matches the data model.
@@ -54,7 +56,7 @@ pub mod id {
 
     /// Every rule the code implements.
     pub const ALL: &[&str] = &[
-        MAN_001, MAN_002, MAN_003, FMT_001, FMT_002, FMT_003, FMT_004, SCH_001, SCH_002, PRV_001, COD_001,
+        MAN_001, MAN_002, MAN_003, MAN_004, FMT_001, FMT_002, FMT_003, FMT_004, SCH_001, SCH_002, PRV_001, COD_001,
         COD_002, COD_003, COD_004, DAT_001, DAT_002, DAT_003, AMT_001, DUP_001, POP_001, VOL_001, PER_001,
     ];
 }

@@ -1,0 +1,102 @@
+//! Progress bars and printed summaries.
+
+use aim_ingest::Verdict;
+use aim_warehouse::load::{DeliveryOutcome, IngestProgress};
+use aim_warehouse::{IngestSummary, Warehouse};
+use anyhow::Result;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ")
+}
+
+/// Runs the synthesiser with a progress bar.
+pub fn synth(cfg: &aim_synth::SynthConfig) -> Result<aim_synth::SynthSummary> {
+    let bar = ProgressBar::new(0).with_style(style("{msg:>12} [{bar:40}] {pos}/{len} ({eta})"));
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    let last = Mutex::new("");
+    let summary = aim_synth::generate(cfg, &|p: aim_synth::Progress| {
+        let mut stage = last.lock().expect("lock");
+        if *stage != p.stage {
+            *stage = p.stage;
+            bar.set_message(p.stage);
+        }
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+    })?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+struct Bars {
+    all: ProgressBar,
+    current: Mutex<Option<ProgressBar>>,
+    multi: MultiProgress,
+}
+
+impl IngestProgress for Bars {
+    fn delivery_started(&self, index: usize, total: usize, folder: &Path, expected_rows: u64) {
+        self.all.set_length(total as u64);
+        self.all.set_position(index as u64);
+        let bar = self.multi.add(ProgressBar::new(expected_rows.max(1)));
+        bar.set_style(style("  {msg:<24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})"));
+        bar.set_message(folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        *self.current.lock().expect("lock") = Some(bar);
+    }
+
+    fn rows_read(&self, rows: u64) {
+        if let Some(b) = self.current.lock().expect("lock").as_ref() {
+            b.set_position(rows);
+        }
+    }
+
+    fn delivery_finished(&self, outcome: &DeliveryOutcome) {
+        if let Some(b) = self.current.lock().expect("lock").take() {
+            b.finish_and_clear();
+            self.multi.remove(&b);
+        }
+        self.all.inc(1);
+        if outcome.verdict == Verdict::Rejected {
+            let _ = self.multi.println(format!("  REJECTED {}: {}", outcome.delivery_id, outcome.reasons.join(" | ")));
+        }
+    }
+}
+
+/// Ingests with progress bars (or silently).
+pub async fn ingest(wh: &Warehouse, dirs: &[PathBuf], show: bool) -> Result<IngestSummary> {
+    let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let all = multi.add(ProgressBar::new(0));
+    all.set_style(style("{msg:>12} [{bar:40}] {pos}/{len} deliveries ({elapsed})"));
+    all.set_message("ingest");
+    let bars = Arc::new(Bars { all: all.clone(), current: Mutex::new(None), multi });
+    let summary = aim_warehouse::ingest(wh, dirs, &aim_warehouse::IngestOptions::default(), bars).await?;
+    all.finish_and_clear();
+    Ok(summary)
+}
+
+/// Prints what an ingest did.
+pub fn print_ingest_summary(wh: &Warehouse, summary: &IngestSummary) {
+    let count = |v: Verdict| summary.outcomes.iter().filter(|o| o.verdict == v).count();
+    let rows: u64 = summary.outcomes.iter().map(|o| o.rows_accepted).sum();
+    let rejected_rows: u64 = summary.outcomes.iter().filter(|o| o.verdict != Verdict::Rejected).map(|o| o.rows_rejected).sum();
+    let secs: f64 = summary.outcomes.iter().map(|o| o.seconds).sum();
+    println!(
+        "{} deliveries: {} accepted, {} accepted with rejected rows, {} rejected (quarantined), {} already loaded",
+        summary.outcomes.len(),
+        count(Verdict::Accepted),
+        count(Verdict::AcceptedWithRejectedRows),
+        count(Verdict::Rejected),
+        count(Verdict::AlreadyLoaded)
+    );
+    println!("{rows} rows loaded, {rejected_rows} rows rejected into feedback files, {secs:.1} s");
+    for o in summary.outcomes.iter().filter(|o| o.verdict == Verdict::Rejected) {
+        println!("  rejected {}: {}", o.delivery_id, o.reasons.join(" | "));
+        println!("           report: {}", o.report_html.display());
+    }
+    for o in &summary.overviews {
+        println!("period overview: {}", o.display());
+    }
+    println!("warehouse: {}", wh.root().display());
+}

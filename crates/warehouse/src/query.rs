@@ -1,0 +1,75 @@
+//! The read-only SQL session over the warehouse's tables (Apache DataFusion).
+
+use crate::{Result, Warehouse, WarehouseError, delta, tables};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::context::{SQLOptions, SessionContext};
+use std::collections::BTreeMap;
+
+/// A SQL session with every table of the warehouse registered under its name, at its
+/// current version, or at the version given in `versions` (time travel).
+pub async fn session(wh: &Warehouse, versions: &BTreeMap<String, u64>) -> Result<SessionContext> {
+    let ctx = SessionContext::new();
+    for name in wh.table_names() {
+        let table = match versions.get(&name) {
+            Some(v) => tables::open_at(wh, &name, *v).await?,
+            None => match tables::open(wh, &name).await? {
+                Some(t) => t,
+                None => continue,
+            },
+        };
+        table.update_datafusion_session(&ctx.state()).map_err(delta(&name))?;
+        let provider = table.table_provider().await?;
+        ctx.register_table(name.as_str(), provider)?;
+    }
+    for (name, _) in versions {
+        if !wh.table_names().contains(name) {
+            return Err(WarehouseError::NotReadOnly(format!("no table named '{name}' to read at a version")));
+        }
+    }
+    Ok(ctx)
+}
+
+/// Runs one read-only statement (a query; no DDL, no DML, no `SET`).
+pub async fn run_read_only(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let df = ctx.sql_with_options(sql, options).await.map_err(|e| match e {
+        datafusion::error::DataFusionError::Plan(msg) if msg.contains("not supported") || msg.contains("not allowed") => {
+            WarehouseError::NotReadOnly(msg)
+        }
+        other => WarehouseError::Query(other),
+    })?;
+    Ok(df.collect().await?)
+}
+
+/// Output format of query results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// CSV with a header (comma-separated).
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Writes query results.
+pub fn write_results(batches: &[RecordBatch], format: OutputFormat, out: &mut dyn std::io::Write) -> Result<()> {
+    match format {
+        OutputFormat::Csv => {
+            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            for b in batches {
+                w.write(b).map_err(|e| WarehouseError::Query(e.into()))?;
+            }
+        }
+        OutputFormat::Json => {
+            let mut w = datafusion::arrow::json::ArrayWriter::new(&mut *out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            w.write_batches(&refs).map_err(|e| WarehouseError::Query(e.into()))?;
+            w.finish().map_err(|e| WarehouseError::Query(e.into()))?;
+            // An empty result is still a JSON array.
+            if batches.iter().all(|b| b.num_rows() == 0) {
+                let _ = out.write_all(b"[]");
+            }
+            let _ = out.write_all(b"\n");
+        }
+    }
+    Ok(())
+}
