@@ -87,9 +87,13 @@ pub async fn commit(
     adds: Vec<Add>,
     removes: Vec<Action>,
     predicate: Option<String>,
-    metadata: serde_json::Value,
+    mut metadata: serde_json::Value,
 ) -> Result<u64> {
     let snapshot = table.snapshot().map_err(delta(name))?;
+    // The writer holds the warehouse lock, so the new version is the next one; it is
+    // recorded in the commit itself because Delta's commitInfo does not always carry it.
+    let expected = snapshot.version() + 1;
+    metadata["version"] = serde_json::json!(expected);
     let partition_cols: Vec<String> = snapshot.metadata().partition_columns().to_vec();
     let operation = DeltaOperation::Write {
         mode: if removes.is_empty() { SaveMode::Append } else { SaveMode::Overwrite },
@@ -105,6 +109,9 @@ pub async fn commit(
         .await
         .map_err(delta(name))?;
     let version = finalized.version();
+    if version != expected {
+        tracing::warn!(table = name, expected, version, "another writer committed to the table during this commit");
+    }
     table.update_state().await.map_err(delta(name))?;
     Ok(version)
 }
@@ -114,9 +121,9 @@ pub async fn history(table: &DeltaTable, name: &str) -> Result<Vec<(u64, i64, se
     let infos: Vec<_> = table.history(None).try_collect().await.map_err(delta(name))?;
     let mut out = Vec::new();
     for info in infos {
-        let version = info.read_version.map(|v| v + 1).unwrap_or(0);
         let ts = info.timestamp.unwrap_or(0);
         if let Some(m) = info.info.get(APP_METADATA_KEY) {
+            let version = m.get("version").and_then(|v| v.as_u64()).or(info.read_version.map(|v| v + 1)).unwrap_or(0);
             out.push((version, ts, m.clone()));
         }
     }
