@@ -373,7 +373,7 @@ async fn population_index(wh: &Warehouse, insurer: &str, period: Period) -> Resu
     if tables::open(wh, "popu").await?.is_none() {
         return Ok(None);
     }
-    let ctx = crate::query::session(wh, &BTreeMap::new()).await?;
+    let ctx = crate::query::session_of(wh, &["popu".to_string()], &BTreeMap::new()).await?;
     let sql = format!(
         "SELECT person_id, birth_year, death_date FROM popu WHERE insurer = '{insurer}' AND period = '{period}'"
     );

@@ -8,8 +8,13 @@ use std::collections::BTreeMap;
 /// A SQL session with every table of the warehouse registered under its name, at its
 /// current version, or at the version given in `versions` (time travel).
 pub async fn session(wh: &Warehouse, versions: &BTreeMap<String, u64>) -> Result<SessionContext> {
+    session_of(wh, &wh.table_names(), versions).await
+}
+
+/// A SQL session with only the named tables registered.
+pub async fn session_of(wh: &Warehouse, names: &[String], versions: &BTreeMap<String, u64>) -> Result<SessionContext> {
     let ctx = SessionContext::new();
-    for name in wh.table_names() {
+    for name in names.iter().cloned() {
         let table = match versions.get(&name) {
             Some(v) => tables::open_at(wh, &name, *v).await?,
             None => match tables::open(wh, &name).await? {

@@ -279,7 +279,11 @@ pub async fn codes(wh: &Warehouse) -> Result<ReferenceCodes> {
             return Err(WarehouseError::NoReference(wh.root().to_path_buf()));
         }
     }
-    let ctx = crate::query::session(wh, &BTreeMap::new()).await?;
+    let names: Vec<String> =
+        ["ref_nomenclature", "ref_atc", "ref_qualification", "ref_municipality_2019", "ref_municipality_2025", "ref_sector"]
+            .map(String::from)
+            .to_vec();
+    let ctx = crate::query::session_of(wh, &names, &BTreeMap::new()).await?;
     let set = |sql: &'static str| {
         let ctx = ctx.clone();
         async move {

@@ -50,7 +50,8 @@ pub async fn open_or_create(wh: &Warehouse, name: &str, schema: &ArrowSchema, pa
         table: name.to_string(),
         source: Box::new(deltalake::DeltaTableError::Generic(e.to_string())),
     })?;
-    let table = DeltaTable::try_from_url(url_of(wh, name)?).await.map_err(delta(name))?;
+    // Build without loading: there is no table yet (loading would log a kernel error).
+    let table = deltalake::DeltaTableBuilder::from_url(url_of(wh, name)?).map_err(delta(name))?.build().map_err(delta(name))?;
     let mut builder = table.create().with_table_name(name).with_columns(kernel.fields().cloned());
     if !partitions.is_empty() {
         builder = builder.with_partition_columns(partitions.iter().map(|p| p.to_string()));
