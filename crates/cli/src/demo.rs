@@ -26,16 +26,31 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     let started = std::time::Instant::now();
     let reference = crate::reference_dir(args.reference.as_deref());
     if args.out.exists() {
-        if !args.out.join("warehouse").join(aim_warehouse::MARKER_FILE).exists() && std::fs::read_dir(&args.out)?.next().is_some() {
-            anyhow::bail!("{} exists and is not a previous demo's output: choose another --out", args.out.display());
+        if !args
+            .out
+            .join("warehouse")
+            .join(aim_warehouse::MARKER_FILE)
+            .exists()
+            && std::fs::read_dir(&args.out)?.next().is_some()
+        {
+            anyhow::bail!(
+                "{} exists and is not a previous demo's output: choose another --out",
+                args.out.display()
+            );
         }
-        std::fs::remove_dir_all(&args.out).with_context(|| format!("cannot clear {}", args.out.display()))?;
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("cannot clear {}", args.out.display()))?;
     }
     std::fs::create_dir_all(&args.out)?;
     let deliveries = args.out.join("deliveries");
     let warehouse = args.out.join("warehouse");
 
-    println!("1/3 synthesising {} persons over 2023-2024 (seed {}) into {}", args.persons, args.seed, deliveries.display());
+    println!(
+        "1/3 synthesising {} persons over 2023-2024 (seed {}) into {}",
+        args.persons,
+        args.seed,
+        deliveries.display()
+    );
     let cfg = aim_synth::SynthConfig {
         persons: args.persons,
         years: 2023..=2024,
@@ -48,7 +63,11 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     };
     let synth = progress::synth(&cfg)?;
     let rows: u64 = synth.deliveries.iter().map(|d| d.rows).sum();
-    println!("    {} deliveries, {rows} rows in {:.1} s", synth.deliveries.len(), synth.elapsed.as_secs_f64());
+    println!(
+        "    {} deliveries, {rows} rows in {:.1} s",
+        synth.deliveries.len(),
+        synth.elapsed.as_secs_f64()
+    );
 
     println!("2/3 importing reference data from {}", reference.display());
     let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
@@ -64,8 +83,14 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     progress::print_ingest_summary(&wh, &summary);
 
     let wh_arg = warehouse.display();
-    println!("\nDone in {:.0} s. Where to look:", started.elapsed().as_secs_f64());
-    println!("  QC reports:      {}/qc/<delivery>/report.html, period overviews {}/qc/overview-<period>.html", wh_arg, wh_arg);
+    println!(
+        "\nDone in {:.0} s. Where to look:",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  QC reports:      {}/qc/<delivery>/report.html, period overviews {}/qc/overview-<period>.html",
+        wh_arg, wh_arg
+    );
     println!("  what is loaded:  aim status --warehouse {wh_arg}");
     println!(
         "  query it:        aim sql --warehouse {wh_arg} \"SELECT insurer, count(*) AS lines, sum(amount_reimbursed) AS reimbursed FROM gzss GROUP BY insurer ORDER BY insurer\""

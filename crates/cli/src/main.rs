@@ -140,7 +140,10 @@ enum Format {
 fn parse_years(s: &str) -> Result<(i32, i32), String> {
     let bad = || format!("'{s}' is not a year range such as 2023-2024");
     let (a, b) = match s.split_once('-') {
-        Some((a, b)) => (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        ),
         None => {
             let y: i32 = s.trim().parse().map_err(|_| bad())?;
             (y, y)
@@ -153,8 +156,14 @@ fn parse_years(s: &str) -> Result<(i32, i32), String> {
 }
 
 fn parse_at(s: &str) -> Result<(String, u64), String> {
-    let (t, v) = s.split_once('=').ok_or_else(|| format!("'{s}' is not TABLE=VERSION"))?;
-    Ok((t.to_string(), v.parse().map_err(|_| format!("'{v}' is not a version number"))?))
+    let (t, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not TABLE=VERSION"))?;
+    Ok((
+        t.to_string(),
+        v.parse()
+            .map_err(|_| format!("'{v}' is not a version number"))?,
+    ))
 }
 
 /// The reference data folder: the given one, `AIM_REFERENCE_DIR`, `shared/data` next to
@@ -171,12 +180,18 @@ pub fn reference_dir(given: Option<&Path>) -> PathBuf {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AIM_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIM_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -192,7 +207,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
-        Command::Synth { persons, years, seed, out, defects, no_gzip, reference, ttp_key } => {
+        Command::Synth {
+            persons,
+            years,
+            seed,
+            out,
+            defects,
+            no_gzip,
+            reference,
+            ttp_key,
+        } => {
             let cfg = aim_synth::SynthConfig {
                 persons,
                 years: years.0..=years.1,
@@ -215,7 +239,11 @@ fn run(cli: Cli) -> Result<u8> {
             );
             Ok(0)
         }
-        Command::Ingest { warehouse, json, dirs } => {
+        Command::Ingest {
+            warehouse,
+            json,
+            dirs,
+        } => {
             let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
             let summary = runtime()?.block_on(progress::ingest(&wh, &dirs, !json))?;
             if json {
@@ -223,9 +251,15 @@ fn run(cli: Cli) -> Result<u8> {
             } else {
                 progress::print_ingest_summary(&wh, &summary);
             }
-            Ok(if summary.any_rejected() { EXIT_REJECTED } else { 0 })
+            Ok(if summary.any_rejected() {
+                EXIT_REJECTED
+            } else {
+                0
+            })
         }
-        Command::Reference { command: ReferenceCommand::Import { warehouse, dir } } => {
+        Command::Reference {
+            command: ReferenceCommand::Import { warehouse, dir },
+        } => {
             let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
             let _lock = aim_warehouse::WarehouseLock::acquire(&wh, "aim reference import")?;
             let imported = runtime()?.block_on(aim_warehouse::reference::import(&wh, &dir))?;
@@ -253,7 +287,12 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Sql { warehouse, format, at, query } => {
+        Command::Sql {
+            warehouse,
+            format,
+            at,
+            query,
+        } => {
             let wh = aim_warehouse::Warehouse::open(&warehouse)?;
             let versions: BTreeMap<String, u64> = at.into_iter().collect();
             let rt = runtime()?;
@@ -270,13 +309,18 @@ fn run(cli: Cli) -> Result<u8> {
             aim_warehouse::query::write_results(&batches, fmt, &mut lock)?;
             Ok(0)
         }
-        Command::Ttp { command: TtpCommand::Keygen { out } } => {
+        Command::Ttp {
+            command: TtpCommand::Keygen { out },
+        } => {
             if out.exists() {
                 anyhow::bail!("{} exists: refusing to overwrite a key", out.display());
             }
             let key = aim_ttp::generate_key_hex()?;
             write_private(&out, &key)?;
-            println!("wrote a new 256-bit key to {} (keep it outside the warehouse)", out.display());
+            println!(
+                "wrote a new 256-bit key to {} (keep it outside the warehouse)",
+                out.display()
+            );
             Ok(0)
         }
         Command::Docs { which } => {
@@ -297,15 +341,23 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     opts.write(true).create_new(true);
     #[cfg(unix)]
     opts.mode(0o600);
-    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     writeln!(f, "{text}")?;
     Ok(())
 }
 
-fn print_status(catalog: &aim_warehouse::Catalog, quarantined: &[aim_warehouse::catalog::QuarantineRecord]) {
+fn print_status(
+    catalog: &aim_warehouse::Catalog,
+    quarantined: &[aim_warehouse::catalog::QuarantineRecord],
+) {
     let current = catalog.current();
     println!("Loaded deliveries ({}):", current.len());
-    println!("{:<8} {:<5} {:<7} {:>4} {:>10} {:>9} {:>8}  delivery", "insurer", "db", "period", "seq", "rows", "rejected", "version");
+    println!(
+        "{:<8} {:<5} {:<7} {:>4} {:>10} {:>9} {:>8}  delivery",
+        "insurer", "db", "period", "seq", "rows", "rejected", "version"
+    );
     for r in current {
         println!(
             "{:<8} {:<5} {:<7} {:>4} {:>10} {:>9} {:>8}  {}{}",
@@ -317,7 +369,10 @@ fn print_status(catalog: &aim_warehouse::Catalog, quarantined: &[aim_warehouse::
             r.rows_rejected,
             r.version,
             r.delivery_id,
-            r.replaces.as_ref().map(|p| format!(" (replaces {p})")).unwrap_or_default()
+            r.replaces
+                .as_ref()
+                .map(|p| format!(" (replaces {p})"))
+                .unwrap_or_default()
         );
     }
     println!("\nQuarantined deliveries ({}):", quarantined.len());

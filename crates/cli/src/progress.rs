@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ")
+    ProgressStyle::with_template(template)
+        .expect("valid template")
+        .progress_chars("=> ")
 }
 
 /// Runs the synthesiser with a progress bar.
@@ -41,8 +43,15 @@ impl IngestProgress for Bars {
         self.all.set_length(total as u64);
         self.all.set_position(index as u64);
         let bar = self.multi.add(ProgressBar::new(expected_rows.max(1)));
-        bar.set_style(style("  {msg:<24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})"));
-        bar.set_message(folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        bar.set_style(style(
+            "  {msg:<24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})",
+        ));
+        bar.set_message(
+            folder
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         *self.current.lock().expect("lock") = Some(bar);
     }
 
@@ -59,19 +68,34 @@ impl IngestProgress for Bars {
         }
         self.all.inc(1);
         if outcome.verdict == Verdict::Rejected {
-            let _ = self.multi.println(format!("  REJECTED {}: {}", outcome.delivery_id, outcome.reasons.join(" | ")));
+            let _ = self.multi.println(format!(
+                "  REJECTED {}: {}",
+                outcome.delivery_id,
+                outcome.reasons.join(" | ")
+            ));
         }
     }
 }
 
 /// Ingests with progress bars (or silently).
 pub async fn ingest(wh: &Warehouse, dirs: &[PathBuf], show: bool) -> Result<IngestSummary> {
-    let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let multi = MultiProgress::with_draw_target(if show {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
     let all = multi.add(ProgressBar::new(0));
-    all.set_style(style("{msg:>12} [{bar:40}] {pos}/{len} deliveries ({elapsed})"));
+    all.set_style(style(
+        "{msg:>12} [{bar:40}] {pos}/{len} deliveries ({elapsed})",
+    ));
     all.set_message("ingest");
-    let bars = Arc::new(Bars { all: all.clone(), current: Mutex::new(None), multi });
-    let summary = aim_warehouse::ingest(wh, dirs, &aim_warehouse::IngestOptions::default(), bars).await?;
+    let bars = Arc::new(Bars {
+        all: all.clone(),
+        current: Mutex::new(None),
+        multi,
+    });
+    let summary =
+        aim_warehouse::ingest(wh, dirs, &aim_warehouse::IngestOptions::default(), bars).await?;
     all.finish_and_clear();
     Ok(summary)
 }
@@ -80,7 +104,12 @@ pub async fn ingest(wh: &Warehouse, dirs: &[PathBuf], show: bool) -> Result<Inge
 pub fn print_ingest_summary(wh: &Warehouse, summary: &IngestSummary) {
     let count = |v: Verdict| summary.outcomes.iter().filter(|o| o.verdict == v).count();
     let rows: u64 = summary.outcomes.iter().map(|o| o.rows_accepted).sum();
-    let rejected_rows: u64 = summary.outcomes.iter().filter(|o| o.verdict != Verdict::Rejected).map(|o| o.rows_rejected).sum();
+    let rejected_rows: u64 = summary
+        .outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Rejected)
+        .map(|o| o.rows_rejected)
+        .sum();
     let secs: f64 = summary.outcomes.iter().map(|o| o.seconds).sum();
     println!(
         "{} deliveries: {} accepted, {} accepted with rejected rows, {} rejected (quarantined), {} already loaded",
@@ -91,7 +120,11 @@ pub fn print_ingest_summary(wh: &Warehouse, summary: &IngestSummary) {
         count(Verdict::AlreadyLoaded)
     );
     println!("{rows} rows loaded, {rejected_rows} rows rejected into feedback files, {secs:.1} s");
-    for o in summary.outcomes.iter().filter(|o| o.verdict == Verdict::Rejected) {
+    for o in summary
+        .outcomes
+        .iter()
+        .filter(|o| o.verdict == Verdict::Rejected)
+    {
         println!("  rejected {}: {}", o.delivery_id, o.reasons.join(" | "));
         println!("           report: {}", o.report_html.display());
     }

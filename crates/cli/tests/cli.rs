@@ -18,7 +18,11 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn period() -> Period {
@@ -28,14 +32,22 @@ fn period() -> Period {
 fn warehouse(tmp: &Path) -> PathBuf {
     let wh = tmp.join("wh");
     let reference = aim_model::geography::default_reference_dir();
-    let o = run(&["reference", "import", "--warehouse", wh.to_str().unwrap(), reference.to_str().unwrap()]);
+    let o = run(&[
+        "reference",
+        "import",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        reference.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     wh
 }
 
 fn population(inbox: &Path, persons: u64) -> PathBuf {
     let mut b = DeliveryBuilder::new(Insurer::Socialist, Database::Popu, period());
-    b.rows = (0..persons).map(|i| popu_row(i, Insurer::Socialist, period())).collect();
+    b.rows = (0..persons)
+        .map(|i| popu_row(i, Insurer::Socialist, period()))
+        .collect();
     b.write(inbox)
 }
 
@@ -43,16 +55,26 @@ fn billing(inbox: &Path, lines: u64, seq: u32) -> PathBuf {
     let mut b = DeliveryBuilder::new(Insurer::Socialist, Database::Gzss, period());
     b.sequence = seq;
     b.gzip = true;
-    b.rows = (0..lines).map(|i| gzss_row(i, i % 50, Insurer::Socialist, "2024-05-10")).collect();
+    b.rows = (0..lines)
+        .map(|i| gzss_row(i, i % 50, Insurer::Socialist, "2024-05-10"))
+        .collect();
     b.write(inbox)
 }
 
 fn gzss_count(wh: &Path) -> Option<u64> {
-    let o = run(&["sql", "--warehouse", wh.to_str().unwrap(), "SELECT count(*) AS n FROM gzss"]);
+    let o = run(&[
+        "sql",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        "SELECT count(*) AS n FROM gzss",
+    ]);
     if !o.status.success() {
         return None;
     }
-    String::from_utf8_lossy(&o.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok())
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
 }
 
 #[test]
@@ -62,15 +84,31 @@ fn exit_statuses_status_and_sql() {
     let inbox = tmp.path().join("inbox");
     population(&inbox, 50);
     billing(&inbox, 200, 1);
-    let o = run(&["ingest", "--warehouse", wh.to_str().unwrap(), inbox.to_str().unwrap()]);
+    let o = run(&[
+        "ingest",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        inbox.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("2 accepted"), "{}", text(&o));
 
     let mut bad = DeliveryBuilder::new(Insurer::Liberal, Database::Gzss, period());
     bad.rows = vec![gzss_row(1, 1, Insurer::Socialist, "2024-05-10")];
     let bad_dir = bad.write(&tmp.path().join("bad"));
-    let o = run(&["ingest", "--warehouse", wh.to_str().unwrap(), "--json", bad_dir.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(3), "a rejected delivery exits with 3: {}", text(&o));
+    let o = run(&[
+        "ingest",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        "--json",
+        bad_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "a rejected delivery exits with 3: {}",
+        text(&o)
+    );
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["outcomes"][0]["verdict"], "rejected");
 
@@ -80,7 +118,11 @@ fn exit_statuses_status_and_sql() {
     assert_eq!(status["loaded"].as_array().unwrap().len(), 2);
     assert_eq!(status["quarantined"].as_array().unwrap().len(), 1);
     let o = run(&["status", "--warehouse", wh.to_str().unwrap()]);
-    assert!(text(&o).contains("Quarantined deliveries (1)") && text(&o).contains("MAN-003"), "{}", text(&o));
+    assert!(
+        text(&o).contains("Quarantined deliveries (1)") && text(&o).contains("MAN-003"),
+        "{}",
+        text(&o)
+    );
 
     let o = run(&[
         "sql",
@@ -95,12 +137,27 @@ fn exit_statuses_status_and_sql() {
     assert_eq!(rows[0]["lines"], 200);
     assert_eq!(rows[0]["insurer"], "300");
 
-    let o = run(&["sql", "--warehouse", wh.to_str().unwrap(), "DROP TABLE gzss"]);
+    let o = run(&[
+        "sql",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        "DROP TABLE gzss",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(gzss_count(&wh), Some(200));
 
-    let o = run(&["ingest", "--warehouse", wh.to_str().unwrap(), tmp.path().join("nowhere").to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "a missing folder is an I/O error: {}", text(&o));
+    let o = run(&[
+        "ingest",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        tmp.path().join("nowhere").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a missing folder is an I/O error: {}",
+        text(&o)
+    );
     let o = run(&["ingest", "--warehouse"]);
     assert_eq!(o.status.code(), Some(2), "usage error");
 }
@@ -109,7 +166,17 @@ fn exit_statuses_status_and_sql() {
 fn start_ingest(wh: &Path, dir: &Path) -> std::process::Child {
     let lock = wh.join(".aim.lock");
     let before = std::fs::read_to_string(&lock).unwrap_or_default();
-    let child = aim().args(["ingest", "--warehouse", wh.to_str().unwrap(), dir.to_str().unwrap()]).spawn().unwrap();
+    let child = aim()
+        .args([
+            "ingest",
+            "--warehouse",
+            wh.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
         let now = std::fs::read_to_string(&lock).unwrap_or_default();
@@ -129,11 +196,19 @@ fn a_second_ingest_is_refused_while_one_runs() {
     population(&inbox, 50);
     billing(&inbox, 300_000, 1);
     let mut first = start_ingest(&wh, &inbox);
-    let o = run(&["ingest", "--warehouse", wh.to_str().unwrap(), inbox.to_str().unwrap()]);
+    let o = run(&[
+        "ingest",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        inbox.to_str().unwrap(),
+    ]);
     let still_running = first.try_wait().unwrap().is_none();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("busy"), "{}", text(&o));
-    assert!(still_running, "the first ingest should still hold the lock (make its delivery bigger)");
+    assert!(
+        still_running,
+        "the first ingest should still hold the lock (make its delivery bigger)"
+    );
     assert!(first.wait().unwrap().success());
     assert_eq!(gzss_count(&wh), Some(300_000));
 }
@@ -145,7 +220,12 @@ fn an_ingest_killed_at_any_moment_leaves_the_previous_version() {
     let inbox = tmp.path().join("inbox");
     population(&inbox, 50);
     billing(&inbox, 1000, 1);
-    let o = run(&["ingest", "--warehouse", wh.to_str().unwrap(), inbox.to_str().unwrap()]);
+    let o = run(&[
+        "ingest",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        inbox.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let redelivery = billing(&tmp.path().join("inbox2"), 200_000, 2);
 
@@ -158,18 +238,34 @@ fn an_ingest_killed_at_any_moment_leaves_the_previous_version() {
         let _ = child.kill();
         let _ = child.wait();
         let n = gzss_count(&wh).expect("the warehouse stays readable");
-        assert!(n == 1000 || n == 200_000, "half-written warehouse: {n} rows after a kill at {delay_ms} ms");
+        assert!(
+            n == 1000 || n == 200_000,
+            "half-written warehouse: {n} rows after a kill at {delay_ms} ms"
+        );
         if n == 200_000 {
             committed = true;
             break;
         }
     }
     // Whatever happened, finishing the ingest gives the new version exactly once.
-    let o = run(&["ingest", "--warehouse", wh.to_str().unwrap(), redelivery.to_str().unwrap()]);
+    let o = run(&[
+        "ingest",
+        "--warehouse",
+        wh.to_str().unwrap(),
+        redelivery.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(gzss_count(&wh), Some(200_000));
     let o = run(&["status", "--warehouse", wh.to_str().unwrap(), "--json"]);
     let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let gzss_commits = status["history"].as_array().unwrap().iter().filter(|r| r["database"] == "GZSS").count();
-    assert_eq!(gzss_commits, 2, "one commit for the original, one for the re-delivery (committed early: {committed})");
+    let gzss_commits = status["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["database"] == "GZSS")
+        .count();
+    assert_eq!(
+        gzss_commits, 2,
+        "one commit for the original, one for the re-delivery (committed early: {committed})"
+    );
 }

@@ -1,16 +1,17 @@
 //! The streaming checker: reads a delivery's files once, applies the row rules, hands the
 //! accepted rows to a sink as Arrow batches and writes rejected rows to a feedback file.
 
+use crate::IngestError;
 use crate::context::{CheckContext, PersonFacts, coded_id_value};
 use crate::delivery::{Delivery, DeliveryProblem, unreadable_id};
 use crate::report::{QcReport, RuleResult, RuleStatus, Verdict, result};
 use crate::rules::{Level, Scope, id};
 use crate::values::{date32, parse_bool, parse_cents, parse_date, parse_f64, parse_int};
-use crate::IngestError;
 use aim_model::schema::{CodeSystem, ColumnType, TableDef};
 use aim_model::{Database, Period};
 use arrow_array::builder::{
-    BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int16Builder, Int32Builder, StringBuilder,
+    BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int16Builder, Int32Builder,
+    StringBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use chrono::NaiveDate;
@@ -65,7 +66,10 @@ pub fn check_delivery(
             rule: id::MAN_004,
             message: format!(
                 "sequence {} is not newer than the delivery already loaded for {} {} {} (sequence {loaded}); a correction must carry a higher sequence",
-                delivery.manifest.sequence, delivery.manifest.insurer, delivery.manifest.database, delivery.manifest.period
+                delivery.manifest.sequence,
+                delivery.manifest.insurer,
+                delivery.manifest.database,
+                delivery.manifest.period
             ),
         };
         return run.finish(Ok(Some(stop)), started);
@@ -78,7 +82,12 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn unreadable_report(dir: &Path, ctx: &CheckContext<'_>, problem: &DeliveryProblem, started: Instant) -> QcReport {
+fn unreadable_report(
+    dir: &Path,
+    ctx: &CheckContext<'_>,
+    problem: &DeliveryProblem,
+    started: Instant,
+) -> QcReport {
     let rules = ctx
         .rules
         .rules
@@ -87,7 +96,13 @@ fn unreadable_report(dir: &Path, ctx: &CheckContext<'_>, problem: &DeliveryProbl
             if r.id == id::MAN_001 {
                 result(r, RuleStatus::Failed, 0, 0, problem.to_string())
             } else {
-                result(r, RuleStatus::NotEvaluated, 0, 0, "not evaluated: the manifest could not be read".into())
+                result(
+                    r,
+                    RuleStatus::NotEvaluated,
+                    0,
+                    0,
+                    "not evaluated: the manifest could not be read".into(),
+                )
             }
         })
         .collect();
@@ -151,7 +166,13 @@ impl Cols {
             insurer: i("insurer").expect("every table has insurer"),
             event_date: i("service_date").or_else(|| i("delivery_date")),
             quantity: i("units").or_else(|| i("packages")),
-            amounts: t.columns.iter().enumerate().filter(|(_, c)| c.ty == ColumnType::Amount).map(|(k, _)| k).collect(),
+            amounts: t
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.ty == ColumnType::Amount)
+                .map(|(k, _)| k)
+                .collect(),
             ddd: i("ddd"),
             line_id: i("line_id"),
         }
@@ -206,7 +227,11 @@ impl<'a> Run<'a> {
             seen_keys: HashSet::new(),
             feedback: None,
             feedback_error: None,
-            builder: BatchBuilder::new(table, &delivery.manifest.period.to_string(), &delivery.id()),
+            builder: BatchBuilder::new(
+                table,
+                &delivery.manifest.period.to_string(),
+                &delivery.id(),
+            ),
             niss_rows: 0,
             insurer_mismatch: 0,
             delivery_failures: Vec::new(),
@@ -214,7 +239,11 @@ impl<'a> Run<'a> {
     }
 
     /// Reads every file; returns the delivery-scope failure that stopped reading, if any.
-    fn read_files(&mut self, sink: &mut dyn RowSink, progress: &mut dyn FnMut(u64)) -> Result<Option<Stop>, IngestError> {
+    fn read_files(
+        &mut self,
+        sink: &mut dyn RowSink,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Option<Stop>, IngestError> {
         for f in self.delivery.manifest.files.clone() {
             let path = self.delivery.dir.join(&f.name);
             let file = match std::fs::File::open(&path) {
@@ -222,14 +251,23 @@ impl<'a> Run<'a> {
                 Err(e) => {
                     return Ok(Some(Stop {
                         rule: id::MAN_002,
-                        message: format!("file {} listed in the manifest cannot be opened: {e}", f.name),
+                        message: format!(
+                            "file {} listed in the manifest cannot be opened: {e}",
+                            f.name
+                        ),
                     }));
                 }
             };
             if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
-                return Ok(Some(Stop { rule: id::FMT_001, message: format!("file {} is empty (no header)", f.name) }));
+                return Ok(Some(Stop {
+                    rule: id::FMT_001,
+                    message: format!("file {} is empty (no header)", f.name),
+                }));
             }
-            let hashing = HashingReader { inner: file, hasher: Sha256::new() };
+            let hashing = HashingReader {
+                inner: file,
+                hasher: Sha256::new(),
+            };
             let before = self.rows_read;
             let (stop, hashing) = if f.name.ends_with(".gz") {
                 let decoder = flate2::read::MultiGzDecoder::new(hashing);
@@ -255,7 +293,10 @@ impl<'a> Run<'a> {
             if rows != f.rows {
                 return Ok(Some(Stop {
                     rule: id::MAN_002,
-                    message: format!("file {} holds {rows} data rows but the manifest says {}", f.name, f.rows),
+                    message: format!(
+                        "file {} holds {rows} data rows but the manifest says {}",
+                        f.name, f.rows
+                    ),
                 }));
             }
         }
@@ -279,14 +320,26 @@ impl<'a> Run<'a> {
         let header = match rdr.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => {
-                let stop = Stop { rule: id::FMT_001, message: format!("file {name}: cannot read the header: {}", describe_csv_error(&e)) };
+                let stop = Stop {
+                    rule: id::FMT_001,
+                    message: format!(
+                        "file {name}: cannot read the header: {}",
+                        describe_csv_error(&e)
+                    ),
+                };
                 return Ok((Some(stop), rdr.into_inner()));
             }
         };
         let positions = match header_positions(self.table, &header) {
             Ok(p) => p,
             Err(message) => {
-                return Ok((Some(Stop { rule: id::FMT_002, message: format!("file {name}: {message}") }), rdr.into_inner()));
+                return Ok((
+                    Some(Stop {
+                        rule: id::FMT_002,
+                        message: format!("file {name}: {message}"),
+                    }),
+                    rdr.into_inner(),
+                ));
             }
         };
         let mut record = csv::ByteRecord::new();
@@ -300,7 +353,10 @@ impl<'a> Run<'a> {
                 Err(e) => {
                     let stop = Stop {
                         rule: id::FMT_001,
-                        message: format!("file {name} is corrupt or truncated after line {line}: {}", describe_csv_error(&e)),
+                        message: format!(
+                            "file {name} is corrupt or truncated after line {line}: {}",
+                            describe_csv_error(&e)
+                        ),
                     };
                     return Ok((Some(stop), rdr.into_inner()));
                 }
@@ -309,12 +365,15 @@ impl<'a> Run<'a> {
             self.rows_read += 1;
             failures.clear();
             self.check_row(&record, &positions, &mut vals, &mut failures, header.len());
-            let rejected = failures.iter().any(|f| self.ctx.rules.get(f.rule).level == Level::Error);
+            let rejected = failures
+                .iter()
+                .any(|f| self.ctx.rules.get(f.rule).level == Level::Error);
             for f in &failures {
                 let t = self.tallies.entry(f.rule).or_default();
                 t.rows += 1;
                 if t.examples.len() < MAX_EXAMPLES {
-                    t.examples.push(format!("{name} line {line}: {}", f.message));
+                    t.examples
+                        .push(format!("{name} line {line}: {}", f.message));
                 }
             }
             if rejected {
@@ -340,7 +399,14 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn write_feedback(&mut self, file: &str, line: u64, record: &csv::ByteRecord, positions: &[usize], failures: &[Failure]) {
+    fn write_feedback(
+        &mut self,
+        file: &str,
+        line: u64,
+        record: &csv::ByteRecord,
+        positions: &[usize],
+        failures: &[Failure],
+    ) {
         if self.feedback_error.is_some() {
             return;
         }
@@ -354,11 +420,16 @@ impl<'a> Run<'a> {
             match opened {
                 Ok(f) => {
                     let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(f);
-                    let _ = w.write_record(["file", "line", "row_key", "rule", "level", "column", "message"]);
+                    let _ = w.write_record([
+                        "file", "line", "row_key", "rule", "level", "column", "message",
+                    ]);
                     self.feedback = Some(w);
                 }
                 Err(source) => {
-                    self.feedback_error = Some(IngestError::Write { path: path.clone(), source });
+                    self.feedback_error = Some(IngestError::Write {
+                        path: path.clone(),
+                        source,
+                    });
                     return;
                 }
             }
@@ -370,12 +441,27 @@ impl<'a> Run<'a> {
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default();
         // Never echo a raw national number, even back to the insurer.
-        let key = if aim_ttp::niss::looks_like_niss(&key) { "(masked national number)".to_string() } else { key };
+        let key = if aim_ttp::niss::looks_like_niss(&key) {
+            "(masked national number)".to_string()
+        } else {
+            key
+        };
         let w = self.feedback.as_mut().expect("opened above");
         for f in failures {
             let level = format!("{:?}", self.ctx.rules.get(f.rule).level).to_lowercase();
-            if let Err(e) = w.write_record([file, &line.to_string(), &key, f.rule, &level, f.column, &f.message]) {
-                self.feedback_error = Some(IngestError::Write { path: self.ctx.feedback_path.clone(), source: e.into() });
+            if let Err(e) = w.write_record([
+                file,
+                &line.to_string(),
+                &key,
+                f.rule,
+                &level,
+                f.column,
+                &f.message,
+            ]) {
+                self.feedback_error = Some(IngestError::Write {
+                    path: self.ctx.feedback_path.clone(),
+                    source: e.into(),
+                });
                 return;
             }
         }
@@ -402,16 +488,27 @@ impl<'a> Run<'a> {
             let raw = &record[positions[k]];
             vals[k] = Val::Null;
             let Ok(text) = std::str::from_utf8(raw) else {
-                failures.push(Failure { rule: id::FMT_004, column: c.name, message: format!("{} is not valid UTF-8", c.name) });
+                failures.push(Failure {
+                    rule: id::FMT_004,
+                    column: c.name,
+                    message: format!("{} is not valid UTF-8", c.name),
+                });
                 continue;
             };
             if raw.is_empty() {
                 if !c.nullable {
-                    failures.push(Failure { rule: id::SCH_001, column: c.name, message: format!("{} is empty", c.name) });
+                    failures.push(Failure {
+                        rule: id::SCH_001,
+                        column: c.name,
+                        message: format!("{} is empty", c.name),
+                    });
                 }
                 continue;
             }
-            if raw.len() == 11 && raw.iter().all(u8::is_ascii_digit) && aim_ttp::niss::looks_like_niss(text) {
+            if raw.len() == 11
+                && raw.iter().all(u8::is_ascii_digit)
+                && aim_ttp::niss::looks_like_niss(text)
+            {
                 self.niss_rows += 1;
                 failures.push(Failure {
                     rule: id::PRV_001,
@@ -425,8 +522,12 @@ impl<'a> Run<'a> {
                 ColumnType::CodedId => aim_model::is_coded_id(text).then_some(Val::Str),
                 ColumnType::Code(cs) => self.check_code(cs, text, c.name, vals, failures),
                 ColumnType::Date => parse_date(raw).map(|d| Val::Date(date32(d))),
-                ColumnType::Year => parse_int(raw).and_then(|v| i16::try_from(v).ok()).map(Val::Year),
-                ColumnType::Integer => parse_int(raw).and_then(|v| i32::try_from(v).ok()).map(Val::Int),
+                ColumnType::Year => parse_int(raw)
+                    .and_then(|v| i16::try_from(v).ok())
+                    .map(Val::Year),
+                ColumnType::Integer => parse_int(raw)
+                    .and_then(|v| i32::try_from(v).ok())
+                    .map(Val::Int),
                 ColumnType::Boolean => parse_bool(raw).map(Val::Bool),
                 ColumnType::Amount => parse_cents(raw).map(Val::Cents),
                 ColumnType::Quantity => parse_f64(raw).map(Val::F64),
@@ -438,19 +539,30 @@ impl<'a> Run<'a> {
                         failures.push(Failure {
                             rule: id::SCH_002,
                             column: c.name,
-                            message: format!("{} '{}' is not a valid {}", c.name, shorten(text), c.ty.describe()),
+                            message: format!(
+                                "{} '{}' is not a valid {}",
+                                c.name,
+                                shorten(text),
+                                c.ty.describe()
+                            ),
                         });
                     }
                 }
             }
         }
         // Row rules that combine columns run only on rows whose values parsed.
-        if failures.iter().any(|f| matches!(f.rule, "FMT-004" | "SCH-001" | "SCH-002" | "PRV-001")) {
+        if failures
+            .iter()
+            .any(|f| matches!(f.rule, "FMT-004" | "SCH-001" | "SCH-002" | "PRV-001"))
+        {
             self.count_insurer_mismatch(record, positions);
             return;
         }
         self.count_insurer_mismatch(record, positions);
-        if positions.get(self.cols.insurer).is_some_and(|&p| record[p] != *self.delivery.manifest.insurer.code().as_bytes()) {
+        if positions
+            .get(self.cols.insurer)
+            .is_some_and(|&p| record[p] != *self.delivery.manifest.insurer.code().as_bytes())
+        {
             failures.push(Failure {
                 rule: id::MAN_003,
                 column: "insurer",
@@ -463,7 +575,9 @@ impl<'a> Run<'a> {
         }
         match self.delivery.manifest.database {
             Database::Popu => self.check_population_row(vals, failures),
-            Database::Gzss | Database::Faru => self.check_care_row(record, positions, vals, failures),
+            Database::Gzss | Database::Faru => {
+                self.check_care_row(record, positions, vals, failures)
+            }
         }
         self.check_duplicate(record, positions, failures);
     }
@@ -477,27 +591,55 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn check_code(&self, cs: CodeSystem, text: &str, column: &'static str, vals: &[Val], failures: &mut Vec<Failure>) -> Option<Val> {
+    fn check_code(
+        &self,
+        cs: CodeSystem,
+        text: &str,
+        column: &'static str,
+        vals: &[Val],
+        failures: &mut Vec<Failure>,
+    ) -> Option<Val> {
         let codes = self.ctx.codes;
         let unknown = |rule: &'static str, failures: &mut Vec<Failure>| {
-            failures.push(Failure { rule, column, message: format!("{} '{}' is not a known {}", column, shorten(text), cs.label()) });
+            failures.push(Failure {
+                rule,
+                column,
+                message: format!(
+                    "{} '{}' is not a known {}",
+                    column,
+                    shorten(text),
+                    cs.label()
+                ),
+            });
             Some(Val::Str)
         };
         match cs {
             CodeSystem::Insurer => text.parse::<aim_model::Insurer>().ok().map(|_| Val::Str),
             CodeSystem::Sex => matches!(text, "M" | "F").then_some(Val::Str),
             CodeSystem::RoomType => matches!(text, "S" | "C").then_some(Val::Str),
-            CodeSystem::Nomenclature if !codes.nomenclature.contains(text) => unknown(id::COD_001, failures),
+            CodeSystem::Nomenclature if !codes.nomenclature.contains(text) => {
+                unknown(id::COD_001, failures)
+            }
             CodeSystem::Atc if !codes.atc.contains(text) => unknown(id::COD_002, failures),
             CodeSystem::Municipality => {
                 // The list in force on the reference date (POPU's reference_date is parsed later
                 // in the row, so use the period end, which the reference date must equal).
                 let _ = vals;
-                if codes.municipalities_on(self.period.end()).contains(text) { Some(Val::Str) } else { unknown(id::COD_003, failures) }
+                if codes.municipalities_on(self.period.end()).contains(text) {
+                    Some(Val::Str)
+                } else {
+                    unknown(id::COD_003, failures)
+                }
             }
-            CodeSystem::Qualification if !codes.qualifications.contains(text) => unknown(id::COD_004, failures),
-            CodeSystem::Sector if !codes.sectors.is_empty() && !codes.sectors.contains(text) => unknown(id::COD_004, failures),
-            CodeSystem::Cnk if !(text.len() == 7 && text.bytes().all(|b| b.is_ascii_digit())) => unknown(id::COD_004, failures),
+            CodeSystem::Qualification if !codes.qualifications.contains(text) => {
+                unknown(id::COD_004, failures)
+            }
+            CodeSystem::Sector if !codes.sectors.is_empty() && !codes.sectors.contains(text) => {
+                unknown(id::COD_004, failures)
+            }
+            CodeSystem::Cnk if !(text.len() == 7 && text.bytes().all(|b| b.is_ascii_digit())) => {
+                unknown(id::COD_004, failures)
+            }
             _ => Some(Val::Str),
         }
     }
@@ -514,7 +656,11 @@ impl<'a> Run<'a> {
         if let Some(Val::Year(y)) = self.table.index_of("birth_year").map(|k| vals[k])
             && (i32::from(y) < 1890 || i32::from(y) > period.year)
         {
-            failures.push(Failure { rule: id::DAT_002, column: "birth_year", message: format!("birth year {y} is implausible for {period}") });
+            failures.push(Failure {
+                rule: id::DAT_002,
+                column: "birth_year",
+                message: format!("birth year {y} is implausible for {period}"),
+            });
         }
         if let Some(r) = self.date_at(vals, "reference_date")
             && r != period.end()
@@ -522,38 +668,68 @@ impl<'a> Run<'a> {
             failures.push(Failure {
                 rule: id::DAT_001,
                 column: "reference_date",
-                message: format!("reference date {r} is not the last day of {period} ({})", period.end()),
+                message: format!(
+                    "reference date {r} is not the last day of {period} ({})",
+                    period.end()
+                ),
             });
         }
         for name in ["exit_date", "death_date"] {
             if let Some(d) = self.date_at(vals, name)
                 && !period.contains(d)
             {
-                failures.push(Failure { rule: id::DAT_001, column: name_static(name), message: format!("{name} {d} is outside {period}") });
+                failures.push(Failure {
+                    rule: id::DAT_001,
+                    column: name_static(name),
+                    message: format!("{name} {d} is outside {period}"),
+                });
             }
         }
         if let Some(e) = self.date_at(vals, "entry_date")
             && e > period.end()
         {
-            failures.push(Failure { rule: id::DAT_001, column: "entry_date", message: format!("entry date {e} is after {period}") });
+            failures.push(Failure {
+                rule: id::DAT_001,
+                column: "entry_date",
+                message: format!("entry date {e} is after {period}"),
+            });
         }
-        if let (Some(Val::Year(y)), Some(d)) = (self.table.index_of("birth_year").map(|k| vals[k]), self.date_at(vals, "death_date"))
-            && chrono::Datelike::year(&d) < i32::from(y)
+        if let (Some(Val::Year(y)), Some(d)) = (
+            self.table.index_of("birth_year").map(|k| vals[k]),
+            self.date_at(vals, "death_date"),
+        ) && chrono::Datelike::year(&d) < i32::from(y)
         {
-            failures.push(Failure { rule: id::DAT_002, column: "death_date", message: format!("death {d} before birth year {y}") });
+            failures.push(Failure {
+                rule: id::DAT_002,
+                column: "death_date",
+                message: format!("death {d} before birth year {y}"),
+            });
         }
     }
 
-    fn check_care_row(&mut self, record: &csv::ByteRecord, positions: &[usize], vals: &[Val], failures: &mut Vec<Failure>) {
+    fn check_care_row(
+        &mut self,
+        record: &csv::ByteRecord,
+        positions: &[usize],
+        vals: &[Val],
+        failures: &mut Vec<Failure>,
+    ) {
         let period = self.period;
-        let date_col = self.cols.event_date.expect("care tables have an event date");
+        let date_col = self
+            .cols
+            .event_date
+            .expect("care tables have an event date");
         let date_name = self.table.columns[date_col].name;
         let date = match vals[date_col] {
             Val::Date(d) => crate::values::from_date32(d),
             _ => return,
         };
         if !period.contains(date) {
-            failures.push(Failure { rule: id::DAT_001, column: date_name, message: format!("{date_name} {date} is outside {period}") });
+            failures.push(Failure {
+                rule: id::DAT_001,
+                column: date_name,
+                message: format!("{date_name} {date} is outside {period}"),
+            });
         }
         if let Some(pop) = self.ctx.population {
             let person = std::str::from_utf8(&record[positions[self.cols.person]]).unwrap_or("");
@@ -561,14 +737,19 @@ impl<'a> Run<'a> {
                 None => failures.push(Failure {
                     rule: id::POP_001,
                     column: "person_id",
-                    message: format!("person {person} is not in insurer {}'s population file for {period}", self.delivery.manifest.insurer),
+                    message: format!(
+                        "person {person} is not in insurer {}'s population file for {period}",
+                        self.delivery.manifest.insurer
+                    ),
                 }),
                 Some(PersonFacts { birth_year, death }) => {
                     if chrono::Datelike::year(&date) < i32::from(birth_year) {
                         failures.push(Failure {
                             rule: id::DAT_002,
                             column: date_name,
-                            message: format!("{date_name} {date} is before the person's birth year {birth_year}"),
+                            message: format!(
+                                "{date_name} {date} is before the person's birth year {birth_year}"
+                            ),
                         });
                     }
                     if let Some(dd) = death
@@ -577,7 +758,9 @@ impl<'a> Run<'a> {
                         failures.push(Failure {
                             rule: id::DAT_003,
                             column: date_name,
-                            message: format!("{date_name} {date} is after the person's death on {dd}"),
+                            message: format!(
+                                "{date_name} {date} is after the person's death on {dd}"
+                            ),
                         });
                     }
                 }
@@ -594,13 +777,19 @@ impl<'a> Run<'a> {
                     failures.push(Failure {
                         rule: id::AMT_001,
                         column: name,
-                        message: format!("{name} is negative ({}) on a line that is not a correction", cents_text(c)),
+                        message: format!(
+                            "{name} is negative ({}) on a line that is not a correction",
+                            cents_text(c)
+                        ),
                     });
                 } else if c.abs() > MAX_LINE_CENTS {
                     failures.push(Failure {
                         rule: id::AMT_001,
                         column: name,
-                        message: format!("{name} {} exceeds 250,000 euros on one line", cents_text(c)),
+                        message: format!(
+                            "{name} {} exceeds 250,000 euros on one line",
+                            cents_text(c)
+                        ),
                     });
                 }
             }
@@ -608,23 +797,36 @@ impl<'a> Run<'a> {
         if let Some(Val::F64(d)) = self.cols.ddd.map(|k| vals[k])
             && !(-1000.0..=1000.0).contains(&d)
         {
-            failures.push(Failure { rule: id::AMT_001, column: "ddd", message: format!("ddd {d} is outside -1000..1000") });
+            failures.push(Failure {
+                rule: id::AMT_001,
+                column: "ddd",
+                message: format!("ddd {d} is outside -1000..1000"),
+            });
         }
     }
 
-    fn check_duplicate(&mut self, record: &csv::ByteRecord, positions: &[usize], failures: &mut Vec<Failure>) {
+    fn check_duplicate(
+        &mut self,
+        record: &csv::ByteRecord,
+        positions: &[usize],
+        failures: &mut Vec<Failure>,
+    ) {
         let key: u128 = match self.table.key {
             [single] => {
                 let k = self.table.index_of(single).expect("key is a column");
                 let raw = &record[positions[k]];
                 if self.table.columns[k].ty == ColumnType::CodedId {
-                    coded_id_value(std::str::from_utf8(raw).unwrap_or("")).unwrap_or_else(|| hash128(&[raw]))
+                    coded_id_value(std::str::from_utf8(raw).unwrap_or(""))
+                        .unwrap_or_else(|| hash128(&[raw]))
                 } else {
                     hash128(&[raw])
                 }
             }
             many => {
-                let parts: Vec<&[u8]> = many.iter().map(|n| &record[positions[self.table.index_of(n).expect("key")]]).collect();
+                let parts: Vec<&[u8]> = many
+                    .iter()
+                    .map(|n| &record[positions[self.table.index_of(n).expect("key")]])
+                    .collect();
                 hash128(&parts)
             }
         };
@@ -632,19 +834,29 @@ impl<'a> Run<'a> {
             failures.push(Failure {
                 rule: id::DUP_001,
                 column: self.table.key[0],
-                message: format!("{} repeats an earlier row of this delivery", self.table.key.join("+")),
+                message: format!(
+                    "{} repeats an earlier row of this delivery",
+                    self.table.key.join("+")
+                ),
             });
         }
     }
 
     /// Turns the tallies into rule results and the verdict.
-    fn finish(mut self, outcome: Result<Option<Stop>, IngestError>, started: Instant) -> Result<QcReport, IngestError> {
+    fn finish(
+        mut self,
+        outcome: Result<Option<Stop>, IngestError>,
+        started: Instant,
+    ) -> Result<QcReport, IngestError> {
         let stop = outcome?;
         if let Some(e) = self.feedback_error.take() {
             return Err(e);
         }
         if let Some(mut w) = self.feedback.take() {
-            w.flush().map_err(|source| IngestError::Write { path: self.ctx.feedback_path.clone(), source })?;
+            w.flush().map_err(|source| IngestError::Write {
+                path: self.ctx.feedback_path.clone(),
+                source,
+            })?;
         }
         if let Some(s) = &stop {
             self.delivery_failures.push((s.rule, s.message.clone()));
@@ -690,7 +902,13 @@ impl<'a> Run<'a> {
                     } else if rid == id::VOL_001 {
                         self.volume_result(rule, stopped)
                     } else if stopped && matches!(rid, "MAN-002" | "MAN-003" | "PRV-001") {
-                        result(rule, RuleStatus::NotEvaluated, 0, rows, "not evaluated: reading stopped early".into())
+                        result(
+                            rule,
+                            RuleStatus::NotEvaluated,
+                            0,
+                            rows,
+                            "not evaluated: reading stopped early".into(),
+                        )
                     } else {
                         result(rule, RuleStatus::Passed, 0, rows, String::new())
                     }
@@ -704,7 +922,10 @@ impl<'a> Run<'a> {
                 ),
                 Scope::Row => self.row_result(rule, stopped, rows),
             };
-            if res.status == RuleStatus::Failed && rule.scope == Scope::Row && rule.level == Level::Error {
+            if res.status == RuleStatus::Failed
+                && rule.scope == Scope::Row
+                && rule.level == Level::Error
+            {
                 reasons.push(format!(
                     "{}: {} rows ({:.2} %) fail \"{}\", above the threshold of {:.2} %",
                     rid,
@@ -716,7 +937,11 @@ impl<'a> Run<'a> {
             }
             results.push(res);
         }
-        let rejected_share = if rows == 0 { 0.0 } else { self.rows_rejected as f64 / rows as f64 };
+        let rejected_share = if rows == 0 {
+            0.0
+        } else {
+            self.rows_rejected as f64 / rows as f64
+        };
         if rejected_share > self.ctx.rules.max_rejected_share {
             reasons.push(format!(
                 "{} of {} rows ({:.2} %) are rejected, more than the {:.2} % a delivery may lose",
@@ -751,11 +976,20 @@ impl<'a> Run<'a> {
             verdict,
             reasons,
             rows_read: rows,
-            rows_accepted: if verdict == Verdict::Rejected { 0 } else { self.rows_accepted },
-            rows_rejected: if verdict == Verdict::Rejected { rows } else { self.rows_rejected },
+            rows_accepted: if verdict == Verdict::Rejected {
+                0
+            } else {
+                self.rows_accepted
+            },
+            rows_rejected: if verdict == Verdict::Rejected {
+                rows
+            } else {
+                self.rows_rejected
+            },
             rules: results,
             comparison: None,
-            feedback_file: (self.rows_rejected > 0).then(|| self.ctx.feedback_path.display().to_string()),
+            feedback_file: (self.rows_rejected > 0)
+                .then(|| self.ctx.feedback_path.display().to_string()),
             checked_at: now_rfc3339(),
             seconds: started.elapsed().as_secs_f64(),
         };
@@ -777,10 +1011,22 @@ impl<'a> Run<'a> {
             _ => !(care_only && self.delivery.manifest.database == Database::Popu),
         };
         if !applies {
-            return result(rule, RuleStatus::Passed, 0, rows, format!("does not apply to {}", self.delivery.manifest.database));
+            return result(
+                rule,
+                RuleStatus::Passed,
+                0,
+                rows,
+                format!("does not apply to {}", self.delivery.manifest.database),
+            );
         }
         if stopped && !self.tallies.contains_key(rid) {
-            return result(rule, RuleStatus::NotEvaluated, 0, rows, "not evaluated: reading stopped early".into());
+            return result(
+                rule,
+                RuleStatus::NotEvaluated,
+                0,
+                rows,
+                "not evaluated: reading stopped early".into(),
+            );
         }
         if needs_population && self.ctx.population.is_none() {
             return result(
@@ -797,10 +1043,30 @@ impl<'a> Run<'a> {
         let Some(t) = self.tallies.get(rid) else {
             return result(rule, RuleStatus::Passed, 0, rows, String::new());
         };
-        let share = if rows == 0 { 0.0 } else { t.rows as f64 / rows as f64 };
-        let status = if share > rule.threshold.unwrap_or(0.0) { RuleStatus::Failed } else { RuleStatus::FailedBelowThreshold };
-        let action = if rule.level == Level::Error { "rejected" } else { "kept, flagged" };
-        let mut r = result(rule, status, t.rows, rows, t.message.clone().unwrap_or_else(|| format!("{} rows {action}", t.rows)));
+        let share = if rows == 0 {
+            0.0
+        } else {
+            t.rows as f64 / rows as f64
+        };
+        let status = if share > rule.threshold.unwrap_or(0.0) {
+            RuleStatus::Failed
+        } else {
+            RuleStatus::FailedBelowThreshold
+        };
+        let action = if rule.level == Level::Error {
+            "rejected"
+        } else {
+            "kept, flagged"
+        };
+        let mut r = result(
+            rule,
+            status,
+            t.rows,
+            rows,
+            t.message
+                .clone()
+                .unwrap_or_else(|| format!("{} rows {action}", t.rows)),
+        );
         r.examples = t.examples.clone();
         r
     }
@@ -808,7 +1074,13 @@ impl<'a> Run<'a> {
     fn volume_result(&self, rule: &crate::rules::Rule, stopped: bool) -> RuleResult {
         let rows = self.rows_read;
         if stopped {
-            return result(rule, RuleStatus::NotEvaluated, 0, rows, "not evaluated: reading stopped early".into());
+            return result(
+                rule,
+                RuleStatus::NotEvaluated,
+                0,
+                rows,
+                "not evaluated: reading stopped early".into(),
+            );
         }
         if self.ctx.previous_volumes.is_empty() {
             return result(
@@ -816,11 +1088,17 @@ impl<'a> Run<'a> {
                 RuleStatus::NotEvaluated,
                 0,
                 rows,
-                "not evaluated: no earlier delivery of this insurer and database to compare with".into(),
+                "not evaluated: no earlier delivery of this insurer and database to compare with"
+                    .into(),
             );
         }
-        let mean = self.ctx.previous_volumes.iter().sum::<u64>() as f64 / self.ctx.previous_volumes.len() as f64;
-        let change = if mean == 0.0 { f64::INFINITY } else { (rows as f64 - mean) / mean };
+        let mean = self.ctx.previous_volumes.iter().sum::<u64>() as f64
+            / self.ctx.previous_volumes.len() as f64;
+        let change = if mean == 0.0 {
+            f64::INFINITY
+        } else {
+            (rows as f64 - mean) / mean
+        };
         let limit = rule.threshold.unwrap_or(0.25);
         let text = format!(
             "{rows} rows against a mean of {mean:.0} over the last {} deliveries: {:+.1} % (limit ±{:.0} %)",
@@ -828,7 +1106,11 @@ impl<'a> Run<'a> {
             change * 100.0,
             limit * 100.0
         );
-        let status = if change.abs() > limit { RuleStatus::Failed } else { RuleStatus::Passed };
+        let status = if change.abs() > limit {
+            RuleStatus::Failed
+        } else {
+            RuleStatus::Passed
+        };
         result(rule, status, 0, rows, text)
     }
 }
@@ -842,11 +1124,20 @@ fn name_static(name: &str) -> &'static str {
 }
 
 fn cents_text(c: i128) -> String {
-    format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.abs() / 100, c.abs() % 100)
+    format!(
+        "{}{}.{:02}",
+        if c < 0 { "-" } else { "" },
+        c.abs() / 100,
+        c.abs() % 100
+    )
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s.to_string() }
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }
 
 fn hash128(parts: &[&[u8]]) -> u128 {
@@ -862,7 +1153,9 @@ fn hash128(parts: &[&[u8]]) -> u128 {
 
 fn describe_csv_error(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::Io(io) => format!("{io} (a gzip file that is truncated or corrupt reads this way)"),
+        csv::ErrorKind::Io(io) => {
+            format!("{io} (a gzip file that is truncated or corrupt reads this way)")
+        }
         _ => e.to_string(),
     }
 }
@@ -874,7 +1167,11 @@ fn header_positions(table: &TableDef, header: &csv::ByteRecord) -> Result<Vec<us
         .enumerate()
         .map(|(i, h)| {
             let s = String::from_utf8_lossy(h).trim().to_string();
-            if i == 0 { s.trim_start_matches('\u{feff}').to_string() } else { s }
+            if i == 0 {
+                s.trim_start_matches('\u{feff}').to_string()
+            } else {
+                s
+            }
         })
         .collect();
     let mut problems = Vec::new();
@@ -897,7 +1194,11 @@ fn header_positions(table: &TableDef, header: &csv::ByteRecord) -> Result<Vec<us
     if problems.is_empty() {
         Ok(positions)
     } else {
-        Err(format!("the header does not match the {} data model: {}", table.code, problems.join("; ")))
+        Err(format!(
+            "the header does not match the {} data model: {}",
+            table.code,
+            problems.join("; ")
+        ))
     }
 }
 
@@ -957,14 +1258,19 @@ impl BatchBuilder {
 
     fn builder(ty: ColumnType) -> ColBuilder {
         match ty {
-            ColumnType::Text | ColumnType::Code(_) | ColumnType::CodedId => ColBuilder::Str(StringBuilder::new()),
+            ColumnType::Text | ColumnType::Code(_) | ColumnType::CodedId => {
+                ColBuilder::Str(StringBuilder::new())
+            }
             ColumnType::Date => ColBuilder::Date(Date32Builder::new()),
             ColumnType::Year => ColBuilder::Year(Int16Builder::new()),
             ColumnType::Integer => ColBuilder::Int(Int32Builder::new()),
             ColumnType::Boolean => ColBuilder::Bool(BooleanBuilder::new()),
             ColumnType::Amount => ColBuilder::Dec(
                 Decimal128Builder::new()
-                    .with_precision_and_scale(aim_model::schema::AMOUNT_PRECISION, aim_model::schema::AMOUNT_SCALE)
+                    .with_precision_and_scale(
+                        aim_model::schema::AMOUNT_PRECISION,
+                        aim_model::schema::AMOUNT_SCALE,
+                    )
                     .expect("valid decimal type"),
             ),
             ColumnType::Quantity => ColBuilder::F64(Float64Builder::new()),
@@ -1017,9 +1323,14 @@ impl BatchBuilder {
                 }
             })
             .collect();
-        arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(self.period.as_str(), n))));
-        arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(self.delivery_id.as_str(), n))));
+        arrays.push(Arc::new(StringArray::from_iter_values(
+            std::iter::repeat_n(self.period.as_str(), n),
+        )));
+        arrays.push(Arc::new(StringArray::from_iter_values(
+            std::iter::repeat_n(self.delivery_id.as_str(), n),
+        )));
         self.len = 0;
-        RecordBatch::try_new(self.schema.clone(), arrays).expect("builders follow the warehouse schema")
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .expect("builders follow the warehouse schema")
     }
 }

@@ -30,11 +30,29 @@ impl ReferenceCodes {
     /// The code lists of the embedded reference files and a loaded geography.
     pub fn from_reference(geo: &Geography) -> ReferenceCodes {
         ReferenceCodes {
-            nomenclature: aim_model::codes::nomenclature_codes().into_iter().map(|c| c.code).collect(),
-            atc: aim_model::codes::atc_codes().into_iter().filter(|a| a.level == 5).map(|a| a.code).collect(),
-            qualifications: aim_model::codes::qualifications().into_iter().map(|q| q.code).collect(),
-            municipalities_2019: geo.municipalities_2019.iter().map(|m| m.nis.clone()).collect(),
-            municipalities_2025: geo.municipalities_2025.iter().map(|m| m.nis.clone()).collect(),
+            nomenclature: aim_model::codes::nomenclature_codes()
+                .into_iter()
+                .map(|c| c.code)
+                .collect(),
+            atc: aim_model::codes::atc_codes()
+                .into_iter()
+                .filter(|a| a.level == 5)
+                .map(|a| a.code)
+                .collect(),
+            qualifications: aim_model::codes::qualifications()
+                .into_iter()
+                .map(|q| q.code)
+                .collect(),
+            municipalities_2019: geo
+                .municipalities_2019
+                .iter()
+                .map(|m| m.nis.clone())
+                .collect(),
+            municipalities_2025: geo
+                .municipalities_2025
+                .iter()
+                .map(|m| m.nis.clone())
+                .collect(),
             sectors: geo.sectors.iter().map(|s| s.nis9.clone()).collect(),
         }
     }

@@ -25,7 +25,9 @@ pub enum DeliveryProblem {
     #[error("manifest.json is malformed: {0}")]
     MalformedManifest(String),
     /// Another format version.
-    #[error("manifest.json declares format version '{0}'; this platform reads version {FORMAT_VERSION}")]
+    #[error(
+        "manifest.json declares format version '{0}'; this platform reads version {FORMAT_VERSION}"
+    )]
     UnsupportedVersion(String),
 }
 
@@ -34,12 +36,15 @@ impl Delivery {
     pub fn open(dir: &Path) -> Result<Delivery, DeliveryProblem> {
         let path = dir.join(MANIFEST_FILE);
         let bytes = std::fs::read(&path).map_err(|_| DeliveryProblem::MissingManifest)?;
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| DeliveryProblem::MalformedManifest(e.to_string()))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| DeliveryProblem::MalformedManifest(e.to_string()))?;
         if manifest.format_version != FORMAT_VERSION {
             return Err(DeliveryProblem::UnsupportedVersion(manifest.format_version));
         }
         if manifest.files.is_empty() {
-            return Err(DeliveryProblem::MalformedManifest("it lists no data file".into()));
+            return Err(DeliveryProblem::MalformedManifest(
+                "it lists no data file".into(),
+            ));
         }
         for f in &manifest.files {
             if f.name.contains('/') || f.name.contains('\\') || f.name.starts_with('.') {
@@ -49,21 +54,43 @@ impl Delivery {
                 )));
             }
         }
-        Ok(Delivery { dir: dir.to_path_buf(), manifest, manifest_sha256: hex::encode(Sha256::digest(&bytes)) })
+        Ok(Delivery {
+            dir: dir.to_path_buf(),
+            manifest,
+            manifest_sha256: hex::encode(Sha256::digest(&bytes)),
+        })
     }
 
     /// The delivery's identity: `insurer-DATABASE-period-` and the first 12 hex digits of
     /// the manifest's SHA-256. The same delivery always has the same identity.
     pub fn id(&self) -> String {
         let m = &self.manifest;
-        format!("{}-{}-{}-{}", m.insurer, m.database, m.period, &self.manifest_sha256[..12])
+        format!(
+            "{}-{}-{}-{}",
+            m.insurer,
+            m.database,
+            m.period,
+            &self.manifest_sha256[..12]
+        )
     }
 }
 
 /// The identity given to a delivery whose manifest cannot be read.
 pub fn unreadable_id(dir: &Path) -> String {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "delivery".into());
-    let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "delivery".into());
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("unreadable-{clean}")
 }
 
@@ -88,7 +115,12 @@ pub fn find_deliveries(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
         let mut subdirs: Vec<PathBuf> = std::fs::read_dir(p)?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
-            .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .filter(|p| {
+                p.is_dir()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         if subdirs.is_empty() {
             found.push(p.clone()); // a delivery folder without manifest: reported as such
@@ -104,7 +136,10 @@ pub fn find_deliveries(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 fn looks_like_delivery_name(d: &Path) -> bool {
-    let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = d
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut parts = name.split('-');
     matches!((parts.next(), parts.next()), (Some(i), Some(db)) if i.len() == 3 && i.bytes().all(|b| b.is_ascii_digit()) && db.len() == 4)
 }
@@ -113,8 +148,18 @@ fn sort_key(d: &Path) -> (u8, String, usize, String, u32, PathBuf) {
     match Delivery::open(d) {
         Ok(del) => {
             let m = &del.manifest;
-            let db_rank = aim_model::Database::ALL.iter().position(|x| *x == m.database).unwrap_or(9);
-            (0, m.period.to_string(), db_rank, m.insurer.to_string(), m.sequence, d.to_path_buf())
+            let db_rank = aim_model::Database::ALL
+                .iter()
+                .position(|x| *x == m.database)
+                .unwrap_or(9);
+            (
+                0,
+                m.period.to_string(),
+                db_rank,
+                m.insurer.to_string(),
+                m.sequence,
+                d.to_path_buf(),
+            )
         }
         Err(_) => (1, String::new(), 0, String::new(), 0, d.to_path_buf()),
     }

@@ -125,7 +125,12 @@ impl QcReport {
     pub fn failing_rules(&self) -> Vec<String> {
         self.rules
             .iter()
-            .filter(|r| matches!(r.status, RuleStatus::Failed | RuleStatus::FailedBelowThreshold))
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    RuleStatus::Failed | RuleStatus::FailedBelowThreshold
+                )
+            })
             .map(|r| r.id.clone())
             .collect()
     }
@@ -166,15 +171,46 @@ impl QcReport {
         );
         h.push_str("<table class=\"facts\">");
         for (k, v) in [
-            ("Insurer", self.insurer.clone().unwrap_or_else(|| "unknown".into())),
-            ("Database", self.database.clone().unwrap_or_else(|| "unknown".into())),
-            ("Period", self.period.clone().unwrap_or_else(|| "unknown".into())),
-            ("Sequence", self.sequence.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into())),
+            (
+                "Insurer",
+                self.insurer.clone().unwrap_or_else(|| "unknown".into()),
+            ),
+            (
+                "Database",
+                self.database.clone().unwrap_or_else(|| "unknown".into()),
+            ),
+            (
+                "Period",
+                self.period.clone().unwrap_or_else(|| "unknown".into()),
+            ),
+            (
+                "Sequence",
+                self.sequence
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+            ),
             ("Folder", self.folder.clone()),
             ("Rows read", self.rows_read.to_string()),
-            ("Rows accepted", format!("{} ({})", self.rows_accepted, percent(self.rows_accepted, self.rows_read))),
-            ("Rows rejected", format!("{} ({})", self.rows_rejected, percent(self.rows_rejected, self.rows_read))),
-            ("Feedback file", self.feedback_file.clone().unwrap_or_else(|| "none".into())),
+            (
+                "Rows accepted",
+                format!(
+                    "{} ({})",
+                    self.rows_accepted,
+                    percent(self.rows_accepted, self.rows_read)
+                ),
+            ),
+            (
+                "Rows rejected",
+                format!(
+                    "{} ({})",
+                    self.rows_rejected,
+                    percent(self.rows_rejected, self.rows_read)
+                ),
+            ),
+            (
+                "Feedback file",
+                self.feedback_file.clone().unwrap_or_else(|| "none".into()),
+            ),
             ("Checked at", self.checked_at.clone()),
         ] {
             let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
@@ -188,9 +224,21 @@ impl QcReport {
             h.push_str("</ul>");
         }
         if let Some(c) = &self.comparison {
-            let _ = write!(h, "<h2>Compared with the previous delivery ({})</h2><ul>", esc(&c.previous_delivery));
-            for (k, v) in [("New issues", &c.new), ("Resolved", &c.resolved), ("Persisting", &c.persisting)] {
-                let list = if v.is_empty() { "none".to_string() } else { v.join(", ") };
+            let _ = write!(
+                h,
+                "<h2>Compared with the previous delivery ({})</h2><ul>",
+                esc(&c.previous_delivery)
+            );
+            for (k, v) in [
+                ("New issues", &c.new),
+                ("Resolved", &c.resolved),
+                ("Persisting", &c.persisting),
+            ] {
+                let list = if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(", ")
+                };
                 let _ = write!(h, "<li>{}: {}</li>", esc(k), esc(&list));
             }
             h.push_str("</ul>");
@@ -210,7 +258,9 @@ impl QcReport {
                 status_label(r.status),
                 r.failing_rows,
                 r.failing_percent,
-                r.threshold_percent.map(|t| format!("{t:.2} %")).unwrap_or_default(),
+                r.threshold_percent
+                    .map(|t| format!("{t:.2} %"))
+                    .unwrap_or_default(),
                 esc(&r.message),
                 if r.examples.is_empty() {
                     String::new()
@@ -226,7 +276,13 @@ impl QcReport {
 }
 
 /// Builds a rule result.
-pub(crate) fn result(rule: &Rule, status: RuleStatus, failing: u64, rows: u64, message: String) -> RuleResult {
+pub(crate) fn result(
+    rule: &Rule,
+    status: RuleStatus,
+    failing: u64,
+    rows: u64,
+    message: String,
+) -> RuleResult {
     RuleResult {
         id: rule.id.clone(),
         title: rule.title.clone(),
@@ -234,7 +290,11 @@ pub(crate) fn result(rule: &Rule, status: RuleStatus, failing: u64, rows: u64, m
         level: rule.level,
         status,
         failing_rows: failing,
-        failing_percent: if rows == 0 { 0.0 } else { 100.0 * failing as f64 / rows as f64 },
+        failing_percent: if rows == 0 {
+            0.0
+        } else {
+            100.0 * failing as f64 / rows as f64
+        },
         threshold_percent: rule.threshold.map(|t| t * 100.0),
         message,
         examples: Vec::new(),
@@ -242,7 +302,11 @@ pub(crate) fn result(rule: &Rule, status: RuleStatus, failing: u64, rows: u64, m
 }
 
 fn percent(a: u64, b: u64) -> String {
-    if b == 0 { "0 %".into() } else { format!("{:.2} %", 100.0 * a as f64 / b as f64) }
+    if b == 0 {
+        "0 %".into()
+    } else {
+        format!("{:.2} %", 100.0 * a as f64 / b as f64)
+    }
 }
 
 fn status_label(s: RuleStatus) -> &'static str {
@@ -329,7 +393,11 @@ mod tests {
                 .rules
                 .iter()
                 .map(|r| {
-                    let st = if failing.contains(&r.id.as_str()) { RuleStatus::Failed } else { RuleStatus::Passed };
+                    let st = if failing.contains(&r.id.as_str()) {
+                        RuleStatus::Failed
+                    } else {
+                        RuleStatus::Passed
+                    };
                     result(r, st, 0, 10, String::new())
                 })
                 .collect(),

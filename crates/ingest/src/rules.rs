@@ -56,8 +56,9 @@ pub mod id {
 
     /// Every rule the code implements.
     pub const ALL: &[&str] = &[
-        MAN_001, MAN_002, MAN_003, MAN_004, FMT_001, FMT_002, FMT_003, FMT_004, SCH_001, SCH_002, PRV_001, COD_001,
-        COD_002, COD_003, COD_004, DAT_001, DAT_002, DAT_003, AMT_001, DUP_001, POP_001, VOL_001, PER_001,
+        MAN_001, MAN_002, MAN_003, MAN_004, FMT_001, FMT_002, FMT_003, FMT_004, SCH_001, SCH_002,
+        PRV_001, COD_001, COD_002, COD_003, COD_004, DAT_001, DAT_002, DAT_003, AMT_001, DUP_001,
+        POP_001, VOL_001, PER_001,
     ];
 }
 
@@ -135,15 +136,23 @@ impl RuleCatalog {
         let catalog: RuleCatalog = toml::from_str(text)?;
         for r in &catalog.rules {
             if !id::ALL.contains(&r.id.as_str()) {
-                return Err(RuleFileError::Mismatch(format!("rule {} is not implemented", r.id)));
+                return Err(RuleFileError::Mismatch(format!(
+                    "rule {} is not implemented",
+                    r.id
+                )));
             }
             if r.scope == Scope::Row && r.threshold.is_none() {
-                return Err(RuleFileError::Mismatch(format!("row rule {} needs a threshold", r.id)));
+                return Err(RuleFileError::Mismatch(format!(
+                    "row rule {} needs a threshold",
+                    r.id
+                )));
             }
         }
         for i in id::ALL {
             if !catalog.rules.iter().any(|r| r.id == *i) {
-                return Err(RuleFileError::Mismatch(format!("rule {i} is missing from the file")));
+                return Err(RuleFileError::Mismatch(format!(
+                    "rule {i} is missing from the file"
+                )));
             }
         }
         Ok(catalog)
@@ -151,7 +160,10 @@ impl RuleCatalog {
 
     /// The rule with this id (every implemented id is present).
     pub fn get(&self, id: &str) -> &Rule {
-        self.rules.iter().find(|r| r.id == id).expect("catalog checked against id::ALL")
+        self.rules
+            .iter()
+            .find(|r| r.id == id)
+            .expect("catalog checked against id::ALL")
     }
 }
 

@@ -103,14 +103,22 @@ impl DeliveryBuilder {
             period,
             sequence: 1,
             gzip: false,
-            header: database.table().columns.iter().map(|c| c.name.to_string()).collect(),
+            header: database
+                .table()
+                .columns
+                .iter()
+                .map(|c| c.name.to_string())
+                .collect(),
             rows: Vec::new(),
         }
     }
 
     /// The CSV bytes of the data file (uncompressed).
     pub fn csv_bytes(&self) -> Vec<u8> {
-        let mut w = csv::WriterBuilder::new().delimiter(b';').flexible(true).from_writer(Vec::new());
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .flexible(true)
+            .from_writer(Vec::new());
         w.write_record(&self.header).expect("write");
         for r in &self.rows {
             w.write_record(r).expect("write");
@@ -124,7 +132,10 @@ impl DeliveryBuilder {
         let (name, bytes) = if self.gzip {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             enc.write_all(&csv).expect("gzip");
-            (format!("{}-001.csv.gz", self.database.table_name()), enc.finish().expect("gzip"))
+            (
+                format!("{}-001.csv.gz", self.database.table_name()),
+                enc.finish().expect("gzip"),
+            )
         } else {
             (format!("{}-001.csv", self.database.table_name()), csv)
         };
@@ -142,7 +153,11 @@ impl DeliveryBuilder {
             created: "2025-01-15T00:00:00Z".into(),
             files: files
                 .iter()
-                .map(|(n, b, rows)| ManifestFile { name: n.clone(), rows: *rows, sha256: hex::encode(Sha256::digest(b)) })
+                .map(|(n, b, rows)| ManifestFile {
+                    name: n.clone(),
+                    rows: *rows,
+                    sha256: hex::encode(Sha256::digest(b)),
+                })
                 .collect(),
         };
         let dir = parent.join(manifest.folder_name());
@@ -158,7 +173,8 @@ impl DeliveryBuilder {
 /// Rewrites the manifest of a delivery folder through a closure.
 pub fn edit_manifest(dir: &Path, f: impl FnOnce(&mut Manifest)) {
     let path = dir.join(aim_model::delivery::MANIFEST_FILE);
-    let mut m: Manifest = serde_json::from_slice(&std::fs::read(&path).expect("read manifest")).expect("parse manifest");
+    let mut m: Manifest = serde_json::from_slice(&std::fs::read(&path).expect("read manifest"))
+        .expect("parse manifest");
     f(&mut m);
     m.write(dir).expect("write manifest");
 }

@@ -48,7 +48,11 @@ pub fn parse_cents(s: &[u8]) -> Option<i128> {
         Some(p) => (&digits[..p], &digits[p + 1..]),
         None => (digits, &digits[..0]),
     };
-    if int.is_empty() || int.len() > 15 || frac.len() > 2 || (digits.contains(&b'.') && frac.is_empty()) {
+    if int.is_empty()
+        || int.len() > 15
+        || frac.len() > 2
+        || (digits.contains(&b'.') && frac.is_empty())
+    {
         return None;
     }
     let mut v: i128 = 0;
@@ -101,7 +105,10 @@ pub fn parse_bool(s: &[u8]) -> Option<bool> {
 /// Parses a finite decimal number (`.` as separator).
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(s).ok()?;
-    if text.bytes().any(|b| !(b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')) {
+    if text
+        .bytes()
+        .any(|b| !(b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+'))
+    {
         return None;
     }
     text.parse::<f64>().ok().filter(|v| v.is_finite())
@@ -116,7 +123,13 @@ mod tests {
         let d = parse_date(b"2024-02-29").unwrap();
         assert_eq!(from_date32(date32(d)), d);
         assert_eq!(date32(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), 1);
-        for bad in [&b"2023-02-29"[..], b"2024-2-01", b"20240201", b"2024-13-01", b"2024-01-0a"] {
+        for bad in [
+            &b"2023-02-29"[..],
+            b"2024-2-01",
+            b"20240201",
+            b"2024-13-01",
+            b"2024-01-0a",
+        ] {
             assert!(parse_date(bad).is_none(), "{bad:?}");
         }
     }
@@ -127,7 +140,16 @@ mod tests {
         assert_eq!(parse_cents(b"12.3"), Some(1230));
         assert_eq!(parse_cents(b"12"), Some(1200));
         assert_eq!(parse_cents(b"-0.05"), Some(-5));
-        for bad in [&b"12,34"[..], b"1.234", b"", b"-", b"1e3", b"12.", b".5", b"abc"] {
+        for bad in [
+            &b"12,34"[..],
+            b"1.234",
+            b"",
+            b"-",
+            b"1e3",
+            b"12.",
+            b".5",
+            b"abc",
+        ] {
             assert!(parse_cents(bad).is_none(), "{bad:?}");
         }
     }

@@ -1,7 +1,10 @@
 //! Every kind of bad delivery gets a specific, explained outcome (and nothing crashes).
 
 use aim_ingest::testkit::*;
-use aim_ingest::{CheckContext, PersonFacts, PopulationIndex, QcReport, ReferenceCodes, RuleCatalog, RuleStatus, Verdict};
+use aim_ingest::{
+    CheckContext, PersonFacts, PopulationIndex, QcReport, ReferenceCodes, RuleCatalog, RuleStatus,
+    Verdict,
+};
 use aim_model::geography::{Geography, default_reference_dir};
 use aim_model::{Database, Insurer, Period};
 use std::path::Path;
@@ -9,7 +12,11 @@ use std::sync::OnceLock;
 
 fn codes() -> &'static ReferenceCodes {
     static CODES: OnceLock<ReferenceCodes> = OnceLock::new();
-    CODES.get_or_init(|| ReferenceCodes::from_reference(&Geography::load(&default_reference_dir()).expect("shared/data")))
+    CODES.get_or_init(|| {
+        ReferenceCodes::from_reference(
+            &Geography::load(&default_reference_dir()).expect("shared/data"),
+        )
+    })
 }
 
 fn rules() -> &'static RuleCatalog {
@@ -24,9 +31,21 @@ fn period() -> Period {
 fn population() -> PopulationIndex {
     let mut p = PopulationIndex::default();
     for n in 0..10 {
-        p.insert(&person(n), PersonFacts { birth_year: 1970, death: None });
+        p.insert(
+            &person(n),
+            PersonFacts {
+                birth_year: 1970,
+                death: None,
+            },
+        );
     }
-    p.insert(&person(99), PersonFacts { birth_year: 1950, death: Some(chrono::NaiveDate::from_ymd_opt(2024, 4, 30).unwrap()) });
+    p.insert(
+        &person(99),
+        PersonFacts {
+            birth_year: 1950,
+            death: Some(chrono::NaiveDate::from_ymd_opt(2024, 4, 30).unwrap()),
+        },
+    );
     p
 }
 
@@ -45,7 +64,10 @@ impl aim_ingest::RowSink for Collect {
 }
 
 fn check(dir: &Path, pop: Option<&PopulationIndex>) -> Checked {
-    let feedback_path = dir.parent().unwrap().join(format!("{}-feedback.csv", dir.file_name().unwrap().to_string_lossy()));
+    let feedback_path = dir.parent().unwrap().join(format!(
+        "{}-feedback.csv",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
     let ctx = CheckContext {
         rules: rules(),
         codes: codes(),
@@ -57,8 +79,13 @@ fn check(dir: &Path, pop: Option<&PopulationIndex>) -> Checked {
         batch_rows: 3,
     };
     let mut sink = Collect(vec![]);
-    let report = aim_ingest::check_delivery(dir, &ctx, &mut sink, &mut |_| {}).expect("no platform error");
-    Checked { report, batches: sink.0, feedback: std::fs::read_to_string(feedback_path).ok() }
+    let report =
+        aim_ingest::check_delivery(dir, &ctx, &mut sink, &mut |_| {}).expect("no platform error");
+    Checked {
+        report,
+        batches: sink.0,
+        feedback: std::fs::read_to_string(feedback_path).ok(),
+    }
 }
 
 fn gzss(rows: Vec<Vec<String>>) -> DeliveryBuilder {
@@ -68,11 +95,18 @@ fn gzss(rows: Vec<Vec<String>>) -> DeliveryBuilder {
 }
 
 fn good_gzss_rows(n: u64) -> Vec<Vec<String>> {
-    (0..n).map(|i| gzss_row(i, i % 10, Insurer::Socialist, "2024-05-02")).collect()
+    (0..n)
+        .map(|i| gzss_row(i, i % 10, Insurer::Socialist, "2024-05-02"))
+        .collect()
 }
 
 fn rejected_by(c: &Checked, rule: &str) {
-    assert_eq!(c.report.verdict, Verdict::Rejected, "{:#?}", c.report.reasons);
+    assert_eq!(
+        c.report.verdict,
+        Verdict::Rejected,
+        "{:#?}",
+        c.report.reasons
+    );
     assert!(
         c.report.reasons.iter().any(|r| r.starts_with(rule)),
         "expected a reason from {rule}, got {:#?}",
@@ -87,14 +121,23 @@ fn a_clean_delivery_is_accepted_with_every_row() {
     let mut b = gzss(good_gzss_rows(8));
     b.gzip = true;
     let c = check(&b.write(tmp.path()), Some(&population()));
-    assert_eq!(c.report.verdict, Verdict::Accepted, "{:#?}", c.report.reasons);
+    assert_eq!(
+        c.report.verdict,
+        Verdict::Accepted,
+        "{:#?}",
+        c.report.reasons
+    );
     assert_eq!(c.report.rows_accepted, 8);
     let rows: usize = c.batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 8);
     assert_eq!(c.batches.len(), 3, "batches of 3 rows");
     assert!(c.feedback.is_none());
     assert!(c.report.delivery_id.starts_with("300-GZSS-2024Q2-"));
-    assert_eq!(c.report.rule("VOL-001").unwrap().status, RuleStatus::NotEvaluated, "no earlier delivery: says so");
+    assert_eq!(
+        c.report.rule("VOL-001").unwrap().status,
+        RuleStatus::NotEvaluated,
+        "no earlier delivery: says so"
+    );
 }
 
 #[test]
@@ -110,14 +153,23 @@ fn missing_and_malformed_manifests() {
     let c = check(&dir, None);
     rejected_by(&c, "MAN-001");
     assert!(c.report.reasons[0].contains("malformed"));
-    assert_eq!(c.report.rule("DUP-001").unwrap().status, RuleStatus::NotEvaluated);
+    assert_eq!(
+        c.report.rule("DUP-001").unwrap().status,
+        RuleStatus::NotEvaluated
+    );
 
     let dir2 = gzss(good_gzss_rows(2)).write(&tmp.path().join("x"));
-    let text = std::fs::read_to_string(dir2.join("manifest.json")).unwrap().replace("\"insurer\": \"300\"", "\"insurer\": \"700\"");
+    let text = std::fs::read_to_string(dir2.join("manifest.json"))
+        .unwrap()
+        .replace("\"insurer\": \"300\"", "\"insurer\": \"700\"");
     std::fs::write(dir2.join("manifest.json"), text).unwrap();
     let c = check(&dir2, None);
     rejected_by(&c, "MAN-001");
-    assert!(c.report.reasons[0].contains("700"), "{:?}", c.report.reasons);
+    assert!(
+        c.report.reasons[0].contains("700"),
+        "{:?}",
+        c.report.reasons
+    );
 }
 
 #[test]
@@ -127,7 +179,11 @@ fn checksum_and_row_count_mismatches() {
     edit_manifest(&dir, |m| m.files[0].rows = 5);
     let c = check(&dir, Some(&population()));
     rejected_by(&c, "MAN-002");
-    assert!(c.report.reasons[0].contains("holds 4 data rows but the manifest says 5"), "{:?}", c.report.reasons);
+    assert!(
+        c.report.reasons[0].contains("holds 4 data rows but the manifest says 5"),
+        "{:?}",
+        c.report.reasons
+    );
 
     let dir = gzss(good_gzss_rows(4)).write(&tmp.path().join("b"));
     edit_manifest(&dir, |m| m.files[0].sha256 = "0".repeat(64));
@@ -153,7 +209,11 @@ fn truncated_and_corrupt_gzip() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let c = check(&dir, Some(&population()));
     rejected_by(&c, "FMT-001");
-    assert!(c.report.reasons[0].contains("corrupt or truncated"), "{:?}", c.report.reasons);
+    assert!(
+        c.report.reasons[0].contains("corrupt or truncated"),
+        "{:?}",
+        c.report.reasons
+    );
 
     let mut corrupt = bytes.clone();
     for b in corrupt.iter_mut().skip(20).take(200) {
@@ -172,7 +232,10 @@ fn wrong_field_counts_reject_the_delivery_with_the_line() {
     let c = check(&gzss(rows).write(tmp.path()), Some(&population()));
     rejected_by(&c, "FMT-003");
     let ex = &c.report.rule("FMT-003").unwrap().examples;
-    assert!(ex[0].contains("line 4") && ex[0].contains("13 fields"), "{ex:?}");
+    assert!(
+        ex[0].contains("line 4") && ex[0].contains("13 fields"),
+        "{ex:?}"
+    );
     assert!(c.feedback.unwrap().contains("FMT-003"));
 }
 
@@ -184,7 +247,11 @@ fn unknown_and_missing_columns() {
     let c = check(&b.write(tmp.path()), None);
     rejected_by(&c, "FMT-002");
     let reason = &c.report.reasons[0];
-    assert!(reason.contains("unknown column 'nomenclatuur'") && reason.contains("missing column 'nomenclature'"), "{reason}");
+    assert!(
+        reason.contains("unknown column 'nomenclatuur'")
+            && reason.contains("missing column 'nomenclature'"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -196,7 +263,12 @@ fn columns_in_another_order_are_fine() {
         r.swap(0, 1);
     }
     let c = check(&b.write(tmp.path()), Some(&population()));
-    assert_eq!(c.report.verdict, Verdict::Accepted, "{:?}", c.report.reasons);
+    assert_eq!(
+        c.report.verdict,
+        Verdict::Accepted,
+        "{:?}",
+        c.report.reasons
+    );
 }
 
 #[test]
@@ -232,18 +304,33 @@ fn unknown_codes_are_rejected_rows_and_above_threshold_the_delivery() {
     let mut rows = good_gzss_rows(200);
     rows[7][3] = "999999".into();
     let c = check(&gzss(rows.clone()).write(tmp.path()), Some(&population()));
-    assert_eq!(c.report.verdict, Verdict::AcceptedWithRejectedRows, "{:?}", c.report.reasons);
+    assert_eq!(
+        c.report.verdict,
+        Verdict::AcceptedWithRejectedRows,
+        "{:?}",
+        c.report.reasons
+    );
     assert_eq!(c.report.rows_rejected, 1);
-    assert_eq!(c.report.rule("COD-001").unwrap().status, RuleStatus::FailedBelowThreshold);
+    assert_eq!(
+        c.report.rule("COD-001").unwrap().status,
+        RuleStatus::FailedBelowThreshold
+    );
     let fb = c.feedback.unwrap();
     assert!(fb.contains("L7;COD-001;error;nomenclature"), "{fb}");
 
     for r in rows.iter_mut().take(20) {
         r[3] = "999999".into();
     }
-    let c = check(&gzss(rows).write(&tmp.path().join("b")), Some(&population()));
+    let c = check(
+        &gzss(rows).write(&tmp.path().join("b")),
+        Some(&population()),
+    );
     rejected_by(&c, "COD-001");
-    assert!(c.report.reasons.iter().any(|r| r.contains("10.00 %")), "{:?}", c.report.reasons);
+    assert!(
+        c.report.reasons.iter().any(|r| r.contains("10.00 %")),
+        "{:?}",
+        c.report.reasons
+    );
 }
 
 #[test]
@@ -253,10 +340,18 @@ fn dates_outside_the_period_before_birth_or_after_death() {
     rows[1][4] = "2024-07-01".into(); // next quarter
     rows.push(gzss_row(900, 99, Insurer::Socialist, "2024-05-15")); // died 2024-04-30
     let c = check(&gzss(rows).write(tmp.path()), Some(&population()));
-    assert_eq!(c.report.verdict, Verdict::AcceptedWithRejectedRows, "{:?}", c.report.reasons);
+    assert_eq!(
+        c.report.verdict,
+        Verdict::AcceptedWithRejectedRows,
+        "{:?}",
+        c.report.reasons
+    );
     assert_eq!(c.report.rule("DAT-001").unwrap().failing_rows, 1);
     assert_eq!(c.report.rule("DAT-003").unwrap().failing_rows, 1);
-    assert!(c.report.rule("DAT-003").unwrap().examples[0].contains("after the person's death on 2024-04-30"));
+    assert!(
+        c.report.rule("DAT-003").unwrap().examples[0]
+            .contains("after the person's death on 2024-04-30")
+    );
 }
 
 #[test]
@@ -282,8 +377,14 @@ fn a_raw_national_number_rejects_the_whole_delivery_and_is_never_echoed() {
     rejected_by(&c, "PRV-001");
     assert_eq!(c.report.rows_accepted, 0);
     let json = c.report.to_json();
-    assert!(!json.contains("85073003328"), "the report must not repeat the number");
-    assert!(!c.feedback.unwrap().contains("85073003328"), "nor the feedback file");
+    assert!(
+        !json.contains("85073003328"),
+        "the report must not repeat the number"
+    );
+    assert!(
+        !c.feedback.unwrap().contains("85073003328"),
+        "nor the feedback file"
+    );
 }
 
 #[test]
@@ -300,14 +401,26 @@ fn duplicate_lines() {
 #[test]
 fn a_manifest_naming_another_insurer_or_period_than_its_rows() {
     let tmp = tempfile::tempdir().unwrap();
-    let rows: Vec<_> = (0..5).map(|i| gzss_row(i, i, Insurer::Independent, "2024-05-02")).collect();
+    let rows: Vec<_> = (0..5)
+        .map(|i| gzss_row(i, i, Insurer::Independent, "2024-05-02"))
+        .collect();
     let c = check(&gzss(rows).write(tmp.path()), Some(&population()));
     rejected_by(&c, "MAN-003");
-    assert!(c.report.reasons.iter().any(|r| r.contains("5 rows name another insurer than the manifest's 300")));
+    assert!(
+        c.report
+            .reasons
+            .iter()
+            .any(|r| r.contains("5 rows name another insurer than the manifest's 300"))
+    );
 
     // Rows of 2024Q1 under a manifest that says 2024Q2: every date is outside the period.
-    let rows: Vec<_> = (0..5).map(|i| gzss_row(i, i, Insurer::Socialist, "2024-02-02")).collect();
-    let c = check(&gzss(rows).write(&tmp.path().join("p")), Some(&population()));
+    let rows: Vec<_> = (0..5)
+        .map(|i| gzss_row(i, i, Insurer::Socialist, "2024-02-02"))
+        .collect();
+    let c = check(
+        &gzss(rows).write(&tmp.path().join("p")),
+        Some(&population()),
+    );
     rejected_by(&c, "DAT-001");
 }
 
@@ -329,22 +442,32 @@ fn implausible_amounts() {
 fn population_and_pharmacy_deliveries() {
     let tmp = tempfile::tempdir().unwrap();
     let mut b = DeliveryBuilder::new(Insurer::Christian, Database::Popu, period());
-    b.rows = (0..5).map(|n| popu_row(n, Insurer::Christian, period())).collect();
+    b.rows = (0..5)
+        .map(|n| popu_row(n, Insurer::Christian, period()))
+        .collect();
     b.rows[1][4] = "11007".into(); // Borsbeek: valid in 2024 (merged in 2025)
     b.rows[2][4] = "99999".into();
     let c = check(&b.write(tmp.path()), None);
     assert_eq!(c.report.rule("COD-003").unwrap().failing_rows, 1);
-    assert_eq!(c.report.rule("POP-001").unwrap().status, RuleStatus::Passed, "does not apply to POPU");
+    assert_eq!(
+        c.report.rule("POP-001").unwrap().status,
+        RuleStatus::Passed,
+        "does not apply to POPU"
+    );
 
     let p2025: Period = "2025Q1".parse().unwrap();
     let mut b = DeliveryBuilder::new(Insurer::Christian, Database::Popu, p2025);
-    b.rows = (0..3).map(|n| popu_row(n, Insurer::Christian, p2025)).collect();
+    b.rows = (0..3)
+        .map(|n| popu_row(n, Insurer::Christian, p2025))
+        .collect();
     b.rows[0][4] = "11007".into(); // Borsbeek no longer exists in 2025
     let c = check(&b.write(&tmp.path().join("2025")), None);
     assert_eq!(c.report.rule("COD-003").unwrap().failing_rows, 1);
 
     let mut f = DeliveryBuilder::new(Insurer::Socialist, Database::Faru, period());
-    f.rows = (0..200).map(|i| faru_row(i, i % 10, Insurer::Socialist, "2024-06-01")).collect();
+    f.rows = (0..200)
+        .map(|i| faru_row(i, i % 10, Insurer::Socialist, "2024-06-01"))
+        .collect();
     f.rows[0][5] = "Z99ZZ99".into();
     let c = check(&f.write(&tmp.path().join("faru")), Some(&population()));
     assert_eq!(c.report.rule("COD-002").unwrap().failing_rows, 1);
@@ -368,7 +491,11 @@ fn a_late_older_delivery_cannot_overwrite_its_correction() {
     };
     let report = aim_ingest::check_delivery(&dir, &ctx, &mut (), &mut |_| {}).unwrap();
     assert_eq!(report.verdict, Verdict::Rejected);
-    assert!(report.reasons[0].starts_with("MAN-004"), "{:?}", report.reasons);
+    assert!(
+        report.reasons[0].starts_with("MAN-004"),
+        "{:?}",
+        report.reasons
+    );
 }
 
 #[test]
@@ -389,5 +516,9 @@ fn volume_changes_are_flagged_against_earlier_deliveries() {
     let v = report.rule("VOL-001").unwrap();
     assert_eq!(v.status, RuleStatus::Failed);
     assert!(v.message.contains("-90.5 %"), "{}", v.message);
-    assert_eq!(report.verdict, Verdict::Accepted, "a warning does not reject");
+    assert_eq!(
+        report.verdict,
+        Verdict::Accepted,
+        "a warning does not reject"
+    );
 }

@@ -126,8 +126,16 @@ mod tests {
             }
         }
         let nomen = nomenclature_codes();
-        assert!(nomen.iter().all(|n| n.code.len() == 6 && n.code.bytes().all(|b| b.is_ascii_digit())));
-        assert!(nomen.iter().all(|n| n.status == "official" || n.status == "illustrative"));
+        assert!(
+            nomen
+                .iter()
+                .all(|n| n.code.len() == 6 && n.code.bytes().all(|b| b.is_ascii_digit()))
+        );
+        assert!(
+            nomen
+                .iter()
+                .all(|n| n.status == "official" || n.status == "illustrative")
+        );
         assert!(qualifications().iter().all(|q| q.code.len() == 3));
         assert_eq!(mergers_2025().len(), 30);
     }

@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A source database delivered by each insurer every quarter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub enum Database {
     /// POPU: the insured population, one row per person (snapshot at the end of the quarter).

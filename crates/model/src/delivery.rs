@@ -51,7 +51,11 @@ impl Manifest {
     /// for re-deliveries).
     pub fn folder_name(&self) -> String {
         let base = format!("{}-{}-{}", self.insurer, self.database, self.period);
-        if self.sequence > 1 { format!("{base}-r{}", self.sequence) } else { base }
+        if self.sequence > 1 {
+            format!("{base}-r{}", self.sequence)
+        } else {
+            base
+        }
     }
 
     /// Total rows over all files.
@@ -79,7 +83,11 @@ mod tests {
             period: "2024Q2".parse().unwrap(),
             sequence: 2,
             created: "2024-08-01T00:00:00Z".into(),
-            files: vec![ManifestFile { name: "gzss-001.csv.gz".into(), rows: 3, sha256: "ab".repeat(32) }],
+            files: vec![ManifestFile {
+                name: "gzss-001.csv.gz".into(),
+                rows: 3,
+                sha256: "ab".repeat(32),
+            }],
         };
         let text = serde_json::to_string(&m).unwrap();
         assert!(text.contains("\"insurer\":\"300\"") && text.contains("\"period\":\"2024Q2\""));

@@ -20,8 +20,15 @@ pub fn data_model_markdown() -> String {
     for t in source_tables() {
         let _ = writeln!(out, "## {} (`{}`)\n", t.code, t.name);
         let _ = writeln!(out, "{}\n", t.description);
-        let _ = writeln!(out, "Grain: {}. Row key within a delivery: `{}`.\n", t.grain, t.key.join("`, `"));
-        out.push_str("| column | type | required | Arrow type | meaning |\n|---|---|---|---|---|\n");
+        let _ = writeln!(
+            out,
+            "Grain: {}. Row key within a delivery: `{}`.\n",
+            t.grain,
+            t.key.join("`, `")
+        );
+        out.push_str(
+            "| column | type | required | Arrow type | meaning |\n|---|---|---|---|---|\n",
+        );
         for c in t.columns {
             let _ = writeln!(
                 out,
@@ -37,7 +44,13 @@ pub fn data_model_markdown() -> String {
     }
     out.push_str("## Added by the warehouse\n\n| column | type | meaning |\n|---|---|---|\n");
     for c in WAREHOUSE_COLUMNS {
-        let _ = writeln!(out, "| `{}` | {} | {} |", c.name, c.ty.describe(), c.description);
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            c.name,
+            c.ty.describe(),
+            c.description
+        );
     }
     out
 }
@@ -46,14 +59,17 @@ pub fn data_model_markdown() -> String {
 mod tests {
     #[test]
     fn docs_data_model_is_up_to_date() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/data-model.md");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/data-model.md");
         let expected = super::data_model_markdown();
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
         if actual != expected {
             if std::env::var_os("AIM_BLESS").is_some() {
                 std::fs::write(&path, &expected).unwrap();
             } else {
-                panic!("docs/data-model.md is out of date: run `AIM_BLESS=1 cargo test -p aim-model` to regenerate it");
+                panic!(
+                    "docs/data-model.md is out of date: run `AIM_BLESS=1 cargo test -p aim-model` to regenerate it"
+                );
             }
         }
     }

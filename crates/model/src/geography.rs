@@ -145,7 +145,10 @@ pub struct Geography {
 
 fn read(dir: &Path, name: &str) -> Result<(PathBuf, String), GeographyError> {
     let path = dir.join(name);
-    let bytes = std::fs::read(&path).map_err(|source| GeographyError::Read { path: path.clone(), source })?;
+    let bytes = std::fs::read(&path).map_err(|source| GeographyError::Read {
+        path: path.clone(),
+        source,
+    })?;
     // Most files are UTF-8; the statistical-sector dictionary is Latin-1.
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -154,17 +157,29 @@ fn read(dir: &Path, name: &str) -> Result<(PathBuf, String), GeographyError> {
     Ok((path, text))
 }
 
-fn csv_rows<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<Vec<T>, GeographyError> {
+fn csv_rows<T: for<'de> Deserialize<'de>>(
+    dir: &Path,
+    name: &str,
+) -> Result<Vec<T>, GeographyError> {
     let (path, text) = read(dir, name)?;
     csv::Reader::from_reader(text.as_bytes())
         .deserialize()
         .collect::<Result<Vec<T>, _>>()
-        .map_err(|e| GeographyError::Parse { path, message: e.to_string() })
+        .map_err(|e| GeographyError::Parse {
+            path,
+            message: e.to_string(),
+        })
 }
 
-fn json_rows<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<Vec<T>, GeographyError> {
+fn json_rows<T: for<'de> Deserialize<'de>>(
+    dir: &Path,
+    name: &str,
+) -> Result<Vec<T>, GeographyError> {
     let (path, text) = read(dir, name)?;
-    serde_json::from_str(&text).map_err(|e| GeographyError::Parse { path, message: e.to_string() })
+    serde_json::from_str(&text).map_err(|e| GeographyError::Parse {
+        path,
+        message: e.to_string(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -239,23 +254,39 @@ impl Geography {
     pub fn load(dir: &Path) -> Result<Geography, GeographyError> {
         let regions: Vec<Region> = json_rows::<JsonArea>(dir, "regions.json")?
             .into_iter()
-            .map(|a| Region { nis: a.id, name_nl: a.name.nl, name_fr: a.name.fr })
+            .map(|a| Region {
+                nis: a.id,
+                name_nl: a.name.nl,
+                name_fr: a.name.fr,
+            })
             .collect();
         let provinces: Vec<Province> = json_rows::<JsonArea>(dir, "provinces.json")?
             .into_iter()
-            .map(|a| Province { nis: a.id, name_nl: a.name.nl, name_fr: a.name.fr, region: a.region.unwrap_or_default() })
+            .map(|a| Province {
+                nis: a.id,
+                name_nl: a.name.nl,
+                name_fr: a.name.fr,
+                region: a.region.unwrap_or_default(),
+            })
             .collect();
         let districts: Vec<District> = csv_rows::<DistrictRow>(dir, "districts.csv")?
             .into_iter()
-            .map(|d| District { nis: d.nis, name_nl: d.name_nl, name_fr: d.name_fr, region: d.region_nis })
+            .map(|d| District {
+                nis: d.nis,
+                name_nl: d.name_nl,
+                name_fr: d.name_fr,
+                region: d.region_nis,
+            })
             .collect();
         let m2025_raw: Vec<JsonArea> = json_rows(dir, "municipalities-2025.json")?;
         let m2019_raw: Vec<Muni2019Row> = csv_rows(dir, "municipalities-2019-population-2020.csv")?;
         let mergers = mergers_2025();
         let to_2025 = merger_map(&m2019_raw, &m2025_raw, &mergers)?;
 
-        let province_2025: BTreeMap<&str, &str> =
-            m2025_raw.iter().map(|m| (m.id.as_str(), m.province.as_deref().unwrap_or(""))).collect();
+        let province_2025: BTreeMap<&str, &str> = m2025_raw
+            .iter()
+            .map(|m| (m.id.as_str(), m.province.as_deref().unwrap_or("")))
+            .collect();
         let municipalities_2019: Vec<Municipality> = m2019_raw
             .iter()
             .map(|m| Municipality {
@@ -295,15 +326,27 @@ impl Geography {
         }
         let sectors = csv_rows::<SectorRow>(dir, "statistical-sectors-dictionary.csv")?
             .into_iter()
-            .map(|s| Sector { nis9: s.nis9, municipality: s.nis5 })
+            .map(|s| Sector {
+                nis9: s.nis9,
+                municipality: s.nis5,
+            })
             .collect();
         let population = csv_rows::<PopRow>(dir, "population-region-sex-age-2006-2021.csv")?
             .into_iter()
             .map(|r| {
                 let region = region_code(&r.region).ok_or_else(|| {
-                    GeographyError::Inconsistent(format!("unknown region name '{}' in the population file", r.region))
+                    GeographyError::Inconsistent(format!(
+                        "unknown region name '{}' in the population file",
+                        r.region
+                    ))
                 })?;
-                Ok(PopulationCell { region: region.to_string(), sex: r.sex, age: r.age, year: r.year, population: r.population })
+                Ok(PopulationCell {
+                    region: region.to_string(),
+                    sex: r.sex,
+                    age: r.age,
+                    year: r.year,
+                    population: r.population,
+                })
             })
             .collect::<Result<Vec<_>, GeographyError>>()?;
         Ok(Geography {
@@ -320,7 +363,11 @@ impl Geography {
 
     /// The municipality list in force on `date` (2019 list before 2025, 2025 list after).
     pub fn municipalities_on(&self, date: NaiveDate) -> &[Municipality] {
-        if date < mergers_effective() { &self.municipalities_2019 } else { &self.municipalities_2025 }
+        if date < mergers_effective() {
+            &self.municipalities_2019
+        } else {
+            &self.municipalities_2025
+        }
     }
 
     /// The latest year the population file covers.
@@ -341,10 +388,16 @@ fn merger_map(
     let mut map = BTreeMap::new();
     for m in mergers {
         if !codes_2019.contains(m.nis_2019.as_str()) {
-            return Err(GeographyError::Inconsistent(format!("merger source {} is not a 2019 municipality", m.nis_2019)));
+            return Err(GeographyError::Inconsistent(format!(
+                "merger source {} is not a 2019 municipality",
+                m.nis_2019
+            )));
         }
         if !codes_2025.contains(m.nis_2025.as_str()) {
-            return Err(GeographyError::Inconsistent(format!("merger target {} is not a 2025 municipality", m.nis_2025)));
+            return Err(GeographyError::Inconsistent(format!(
+                "merger target {} is not a 2025 municipality",
+                m.nis_2025
+            )));
         }
         map.insert(m.nis_2019.clone(), m.nis_2025.clone());
     }
@@ -361,7 +414,9 @@ fn merger_map(
     let targets: BTreeSet<&str> = map.values().map(String::as_str).collect();
     for code in &codes_2025 {
         if !targets.contains(code) {
-            return Err(GeographyError::Inconsistent(format!("2025 municipality {code} has no 2019 municipality")));
+            return Err(GeographyError::Inconsistent(format!(
+                "2025 municipality {code} has no 2019 municipality"
+            )));
         }
     }
     Ok(map)
@@ -393,13 +448,28 @@ mod tests {
         assert_eq!(g.to_2025["11007"], "11002", "Borsbeek joined Antwerpen");
         assert_eq!(g.to_2025["44045"], "46029", "Moerbeke joined Lokeren");
         let merged = g.to_2025.iter().filter(|(a, b)| a != b).count();
-        assert_eq!(merged, 29, "29 municipalities of 2019 disappeared into 14 of 2025");
-        let total_2019: u64 = g.municipalities_2019.iter().map(|m| m.population_2020).sum();
-        let total_2025: u64 = g.municipalities_2025.iter().map(|m| m.population_2020).sum();
+        assert_eq!(
+            merged, 29,
+            "29 municipalities of 2019 disappeared into 14 of 2025"
+        );
+        let total_2019: u64 = g
+            .municipalities_2019
+            .iter()
+            .map(|m| m.population_2020)
+            .sum();
+        let total_2025: u64 = g
+            .municipalities_2025
+            .iter()
+            .map(|m| m.population_2020)
+            .sum();
         assert_eq!(total_2019, total_2025);
         assert!(total_2019 > 11_000_000);
         assert!(g.sectors.len() > 19_000);
-        assert!(g.population.iter().any(|c| c.year == 2021 && c.region == "04000"));
+        assert!(
+            g.population
+                .iter()
+                .any(|c| c.year == 2021 && c.region == "04000")
+        );
     }
 
     #[test]

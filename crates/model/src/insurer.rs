@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One of the seven insurers that deliver data to the agency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub enum Insurer {
     /// 100: Christian mutualities.

@@ -29,7 +29,9 @@ pub const CODED_ID_LEN: usize = 32;
 /// True when `s` has the shape of a coded identifier: exactly [`CODED_ID_LEN`]
 /// lowercase hexadecimal characters.
 pub fn is_coded_id(s: &str) -> bool {
-    s.len() == CODED_ID_LEN && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == CODED_ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

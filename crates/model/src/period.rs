@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A calendar quarter, the period one delivery covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Period {
     /// Calendar year.
@@ -43,12 +45,20 @@ impl Period {
 
     /// The following quarter.
     pub fn next(self) -> Self {
-        if self.quarter == 4 { Period::new(self.year + 1, 1) } else { Period::new(self.year, self.quarter + 1) }
+        if self.quarter == 4 {
+            Period::new(self.year + 1, 1)
+        } else {
+            Period::new(self.year, self.quarter + 1)
+        }
     }
 
     /// The preceding quarter.
     pub fn previous(self) -> Self {
-        if self.quarter == 1 { Period::new(self.year - 1, 4) } else { Period::new(self.year, self.quarter - 1) }
+        if self.quarter == 1 {
+            Period::new(self.year - 1, 4)
+        } else {
+            Period::new(self.year, self.quarter - 1)
+        }
     }
 
     /// The four quarters of a year.
@@ -108,7 +118,10 @@ mod tests {
         assert_eq!(q4.end(), NaiveDate::from_ymd_opt(2023, 12, 31).unwrap());
         assert_eq!(q4.next(), p);
         assert_eq!(p.previous(), q4);
-        assert_eq!(Period::of(NaiveDate::from_ymd_opt(2024, 5, 31).unwrap()).to_string(), "2024Q2");
+        assert_eq!(
+            Period::of(NaiveDate::from_ymd_opt(2024, 5, 31).unwrap()).to_string(),
+            "2024Q2"
+        );
     }
 
     #[test]

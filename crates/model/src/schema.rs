@@ -150,8 +150,18 @@ pub const WAREHOUSE_COLUMNS: &[ColumnDef] = &[
     },
 ];
 
-const fn col(name: &'static str, ty: ColumnType, nullable: bool, description: &'static str) -> ColumnDef {
-    ColumnDef { name, ty, nullable, description }
+const fn col(
+    name: &'static str,
+    ty: ColumnType,
+    nullable: bool,
+    description: &'static str,
+) -> ColumnDef {
+    ColumnDef {
+        name,
+        ty,
+        nullable,
+        description,
+    }
 }
 
 use CodeSystem as C;
@@ -164,18 +174,68 @@ pub static POPU: TableDef = TableDef {
     grain: "one row per insured person and insurer, state at the end of the quarter (or at exit/death)",
     description: "Insured population of one insurer: who is insured, where they live, their social status.",
     columns: &[
-        col("person_id", T::CodedId, false, "Person, coded by the trusted third party (same code across insurers and years)."),
-        col("insurer", T::Code(C::Insurer), false, "Insurer delivering the row."),
+        col(
+            "person_id",
+            T::CodedId,
+            false,
+            "Person, coded by the trusted third party (same code across insurers and years).",
+        ),
+        col(
+            "insurer",
+            T::Code(C::Insurer),
+            false,
+            "Insurer delivering the row.",
+        ),
         col("birth_year", T::Year, false, "Year of birth."),
         col("sex", T::Code(C::Sex), false, "Sex: M or F."),
-        col("municipality", T::Code(C::Municipality), false, "Municipality of residence (NIS code of the list in force on the reference date)."),
-        col("sector", T::Code(C::Sector), true, "Statistical sector of residence (NIS9, 2019 boundaries)."),
-        col("increased_reimbursement", T::Boolean, false, "Entitled to increased reimbursement (BIM/VT) on the reference date."),
-        col("nursing_home", T::Boolean, false, "Lives in a nursing home (residential care) on the reference date."),
-        col("entry_date", T::Date, true, "Date the person joined this insurer, when inside the year."),
-        col("exit_date", T::Date, true, "Date the person left this insurer (change of insurer, emigration), when inside the period."),
-        col("death_date", T::Date, true, "Date of death, when inside the period."),
-        col("reference_date", T::Date, false, "Date the snapshot describes: the last day of the quarter."),
+        col(
+            "municipality",
+            T::Code(C::Municipality),
+            false,
+            "Municipality of residence (NIS code of the list in force on the reference date).",
+        ),
+        col(
+            "sector",
+            T::Code(C::Sector),
+            true,
+            "Statistical sector of residence (NIS9, 2019 boundaries).",
+        ),
+        col(
+            "increased_reimbursement",
+            T::Boolean,
+            false,
+            "Entitled to increased reimbursement (BIM/VT) on the reference date.",
+        ),
+        col(
+            "nursing_home",
+            T::Boolean,
+            false,
+            "Lives in a nursing home (residential care) on the reference date.",
+        ),
+        col(
+            "entry_date",
+            T::Date,
+            true,
+            "Date the person joined this insurer, when inside the year.",
+        ),
+        col(
+            "exit_date",
+            T::Date,
+            true,
+            "Date the person left this insurer (change of insurer, emigration), when inside the period.",
+        ),
+        col(
+            "death_date",
+            T::Date,
+            true,
+            "Date of death, when inside the period.",
+        ),
+        col(
+            "reference_date",
+            T::Date,
+            false,
+            "Date the snapshot describes: the last day of the quarter.",
+        ),
     ],
     key: &["person_id"],
 };
@@ -187,20 +247,90 @@ pub static GZSS: TableDef = TableDef {
     grain: "one row per billed health-care service (billing line)",
     description: "Health-care services reimbursed by the compulsory insurance, as billed by providers and institutions.",
     columns: &[
-        col("line_id", T::Text, false, "Insurer's identifier of the billing line, unique within the insurer."),
-        col("person_id", T::CodedId, false, "Patient, coded by the trusted third party."),
-        col("insurer", T::Code(C::Insurer), false, "Insurer delivering the row."),
-        col("nomenclature", T::Code(C::Nomenclature), false, "RIZIV/INAMI nomenclature code of the service."),
-        col("service_date", T::Date, false, "Date the service was provided (for a hospital day: that day)."),
-        col("provider_id", T::CodedId, true, "Provider who performed the service, coded."),
-        col("provider_qualification", T::Code(C::Qualification), true, "Qualification of the provider (last three digits of the practitioner number)."),
-        col("prescriber_id", T::CodedId, true, "Prescribing provider, coded."),
-        col("institution_id", T::CodedId, true, "Hospital or institution where the service was provided, coded."),
-        col("room_type", T::Code(C::RoomType), true, "For hospital days: S (single room) or C (shared room)."),
-        col("units", T::Integer, false, "Number of units billed (negative for a correction line)."),
-        col("amount_reimbursed", T::Amount, false, "Amount paid by the compulsory insurance, euros."),
-        col("copayment", T::Amount, false, "Patient co-payment (ticket modérateur / remgeld), euros."),
-        col("supplement", T::Amount, false, "Supplements billed to the patient (fee or room supplements), euros."),
+        col(
+            "line_id",
+            T::Text,
+            false,
+            "Insurer's identifier of the billing line, unique within the insurer.",
+        ),
+        col(
+            "person_id",
+            T::CodedId,
+            false,
+            "Patient, coded by the trusted third party.",
+        ),
+        col(
+            "insurer",
+            T::Code(C::Insurer),
+            false,
+            "Insurer delivering the row.",
+        ),
+        col(
+            "nomenclature",
+            T::Code(C::Nomenclature),
+            false,
+            "RIZIV/INAMI nomenclature code of the service.",
+        ),
+        col(
+            "service_date",
+            T::Date,
+            false,
+            "Date the service was provided (for a hospital day: that day).",
+        ),
+        col(
+            "provider_id",
+            T::CodedId,
+            true,
+            "Provider who performed the service, coded.",
+        ),
+        col(
+            "provider_qualification",
+            T::Code(C::Qualification),
+            true,
+            "Qualification of the provider (last three digits of the practitioner number).",
+        ),
+        col(
+            "prescriber_id",
+            T::CodedId,
+            true,
+            "Prescribing provider, coded.",
+        ),
+        col(
+            "institution_id",
+            T::CodedId,
+            true,
+            "Hospital or institution where the service was provided, coded.",
+        ),
+        col(
+            "room_type",
+            T::Code(C::RoomType),
+            true,
+            "For hospital days: S (single room) or C (shared room).",
+        ),
+        col(
+            "units",
+            T::Integer,
+            false,
+            "Number of units billed (negative for a correction line).",
+        ),
+        col(
+            "amount_reimbursed",
+            T::Amount,
+            false,
+            "Amount paid by the compulsory insurance, euros.",
+        ),
+        col(
+            "copayment",
+            T::Amount,
+            false,
+            "Patient co-payment (ticket modérateur / remgeld), euros.",
+        ),
+        col(
+            "supplement",
+            T::Amount,
+            false,
+            "Supplements billed to the patient (fee or room supplements), euros.",
+        ),
     ],
     key: &["line_id"],
 };
@@ -212,17 +342,62 @@ pub static FARU: TableDef = TableDef {
     grain: "one row per reimbursed product delivered in a public pharmacy",
     description: "Reimbursed drugs delivered in public pharmacies (Pharmanet).",
     columns: &[
-        col("line_id", T::Text, false, "Insurer's identifier of the delivery line, unique within the insurer."),
-        col("person_id", T::CodedId, false, "Patient, coded by the trusted third party."),
-        col("insurer", T::Code(C::Insurer), false, "Insurer delivering the row."),
-        col("delivery_date", T::Date, false, "Date the pharmacy delivered the product."),
-        col("cnk", T::Code(C::Cnk), false, "National product code (CNK) of the package."),
-        col("atc", T::Code(C::Atc), false, "WHO ATC code (level 5) of the active substance."),
-        col("ddd", T::Quantity, false, "Number of WHO defined daily doses delivered."),
-        col("packages", T::Integer, false, "Number of packages (negative for a correction line)."),
+        col(
+            "line_id",
+            T::Text,
+            false,
+            "Insurer's identifier of the delivery line, unique within the insurer.",
+        ),
+        col(
+            "person_id",
+            T::CodedId,
+            false,
+            "Patient, coded by the trusted third party.",
+        ),
+        col(
+            "insurer",
+            T::Code(C::Insurer),
+            false,
+            "Insurer delivering the row.",
+        ),
+        col(
+            "delivery_date",
+            T::Date,
+            false,
+            "Date the pharmacy delivered the product.",
+        ),
+        col(
+            "cnk",
+            T::Code(C::Cnk),
+            false,
+            "National product code (CNK) of the package.",
+        ),
+        col(
+            "atc",
+            T::Code(C::Atc),
+            false,
+            "WHO ATC code (level 5) of the active substance.",
+        ),
+        col(
+            "ddd",
+            T::Quantity,
+            false,
+            "Number of WHO defined daily doses delivered.",
+        ),
+        col(
+            "packages",
+            T::Integer,
+            false,
+            "Number of packages (negative for a correction line).",
+        ),
         col("prescriber_id", T::CodedId, true, "Prescriber, coded."),
         col("pharmacy_id", T::CodedId, true, "Pharmacy, coded."),
-        col("amount_reimbursed", T::Amount, false, "Amount paid by the compulsory insurance, euros."),
+        col(
+            "amount_reimbursed",
+            T::Amount,
+            false,
+            "Amount paid by the compulsory insurance, euros.",
+        ),
         col("copayment", T::Amount, false, "Patient co-payment, euros."),
     ],
     key: &["line_id"],
@@ -246,13 +421,19 @@ impl TableDef {
 
     /// Arrow schema of the delivered columns.
     pub fn delivery_schema(&self) -> Arc<Schema> {
-        Arc::new(Schema::new(self.columns.iter().map(field).collect::<Vec<_>>()))
+        Arc::new(Schema::new(
+            self.columns.iter().map(field).collect::<Vec<_>>(),
+        ))
     }
 
     /// Arrow schema of the warehouse table: delivered columns plus [`WAREHOUSE_COLUMNS`].
     pub fn warehouse_schema(&self) -> Arc<Schema> {
         Arc::new(Schema::new(
-            self.columns.iter().chain(WAREHOUSE_COLUMNS).map(field).collect::<Vec<_>>(),
+            self.columns
+                .iter()
+                .chain(WAREHOUSE_COLUMNS)
+                .map(field)
+                .collect::<Vec<_>>(),
         ))
     }
 }
@@ -282,8 +463,14 @@ mod tests {
     #[test]
     fn warehouse_schema_adds_partition_columns() {
         let s = GZSS.warehouse_schema();
-        assert_eq!(s.fields().len(), GZSS.columns.len() + WAREHOUSE_COLUMNS.len());
+        assert_eq!(
+            s.fields().len(),
+            GZSS.columns.len() + WAREHOUSE_COLUMNS.len()
+        );
         assert!(s.field_with_name("period").is_ok());
-        assert_eq!(s.field_with_name("amount_reimbursed").unwrap().data_type(), &DataType::Decimal128(12, 2));
+        assert_eq!(
+            s.field_with_name("amount_reimbursed").unwrap().data_type(),
+            &DataType::Decimal128(12, 2)
+        );
     }
 }

@@ -38,7 +38,9 @@ pub enum TtpError {
         source: std::io::Error,
     },
     /// The key is too short to be safe.
-    #[error("the TTP key must be at least {MIN_KEY_LEN} bytes (got {0}); generate one with `aim ttp keygen`")]
+    #[error(
+        "the TTP key must be at least {MIN_KEY_LEN} bytes (got {0}); generate one with `aim ttp keygen`"
+    )]
     ShortKey(usize),
     /// Not a valid national number.
     #[error(transparent)]
@@ -82,13 +84,17 @@ impl Coder {
         if key.len() < MIN_KEY_LEN {
             return Err(TtpError::ShortKey(key.len()));
         }
-        Ok(Coder { mac: HmacSha256::new_from_slice(key).expect("HMAC accepts any key length") })
+        Ok(Coder {
+            mac: HmacSha256::new_from_slice(key).expect("HMAC accepts any key length"),
+        })
     }
 
     /// Reads the key from a file (raw bytes, or hexadecimal text).
     pub fn from_key_file(path: &Path) -> Result<Coder, TtpError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| TtpError::KeyFile { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| TtpError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        })?;
         let text = String::from_utf8_lossy(&bytes);
         let key = hex::decode(text.trim()).unwrap_or(bytes);
         Coder::new(&key)
@@ -148,11 +154,23 @@ mod tests {
     fn codes_are_stable_keyed_and_well_formed() {
         let c = coder();
         let a = c.code_person("85073003328").unwrap();
-        assert_eq!(a, c.code_person("85.07.30-033.28").unwrap(), "formatting does not change the code");
+        assert_eq!(
+            a,
+            c.code_person("85.07.30-033.28").unwrap(),
+            "formatting does not change the code"
+        );
         assert!(aim_model::is_coded_id(&a));
         let other = Coder::new(&[8u8; 32]).unwrap();
-        assert_ne!(a, other.code_person("85073003328").unwrap(), "another key gives another code");
-        assert_ne!(c.code(IdKind::Person, "1"), c.code(IdKind::Provider, "1"), "kinds have separate spaces");
+        assert_ne!(
+            a,
+            other.code_person("85073003328").unwrap(),
+            "another key gives another code"
+        );
+        assert_ne!(
+            c.code(IdKind::Person, "1"),
+            c.code(IdKind::Provider, "1"),
+            "kinds have separate spaces"
+        );
     }
 
     #[test]
@@ -162,7 +180,10 @@ mod tests {
         let p1 = c.for_project("P-2026-001").code(IdKind::Person, &person);
         let p2 = c.for_project("P-2026-002").code(IdKind::Person, &person);
         assert_ne!(p1, p2);
-        assert_eq!(p1, c.for_project("P-2026-001").code(IdKind::Person, &person));
+        assert_eq!(
+            p1,
+            c.for_project("P-2026-001").code(IdKind::Person, &person)
+        );
     }
 
     #[test]

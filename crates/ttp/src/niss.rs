@@ -24,23 +24,36 @@ pub struct Niss {
 }
 
 fn check_digits(base: u64, born_from_2000: bool) -> u64 {
-    let n = if born_from_2000 { 2_000_000_000 + base } else { base };
+    let n = if born_from_2000 {
+        2_000_000_000 + base
+    } else {
+        base
+    };
     97 - n % 97
 }
 
 impl Niss {
     /// Parses and validates; dots, dashes and spaces are ignored.
     pub fn parse(text: &str) -> Result<Niss, NissError> {
-        let digits: String = text.chars().filter(|c| !matches!(c, '.' | '-' | ' ')).collect();
+        let digits: String = text
+            .chars()
+            .filter(|c| !matches!(c, '.' | '-' | ' '))
+            .collect();
         if digits.len() != 11 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(NissError::Format(text.to_string()));
         }
         let base: u64 = digits[..9].parse().expect("digits");
         let check: u64 = digits[9..].parse().expect("digits");
         if check == check_digits(base, false) {
-            Ok(Niss { digits, born_from_2000: false })
+            Ok(Niss {
+                digits,
+                born_from_2000: false,
+            })
         } else if check == check_digits(base, true) {
-            Ok(Niss { digits, born_from_2000: true })
+            Ok(Niss {
+                digits,
+                born_from_2000: true,
+            })
         } else {
             Err(NissError::Check(digits))
         }
@@ -49,7 +62,10 @@ impl Niss {
     /// Builds the valid number for a nine-digit base (birth date and serial).
     pub fn from_base(base: u64, born_from_2000: bool) -> Niss {
         assert!(base < 1_000_000_000);
-        Niss { digits: format!("{base:09}{:02}", check_digits(base, born_from_2000)), born_from_2000 }
+        Niss {
+            digits: format!("{base:09}{:02}", check_digits(base, born_from_2000)),
+            born_from_2000,
+        }
     }
 
     /// The eleven digits.
@@ -87,18 +103,33 @@ mod tests {
         // Born 2001: the 2 prefix changes the check.
         let base = 10_203_004u64; // 01-02-03, serial 004
         let n = Niss::from_base(base, true);
-        assert_eq!(n.digits(), format!("{base:09}{:02}", 97 - (2_000_000_000 + base) % 97));
+        assert_eq!(
+            n.digits(),
+            format!("{base:09}{:02}", 97 - (2_000_000_000 + base) % 97)
+        );
         assert!(Niss::parse(n.digits()).unwrap().born_from_2000());
         assert!(!n.is_male());
     }
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!(Niss::parse("8507300332"), Err(NissError::Format(_))));
-        assert!(matches!(Niss::parse("8507300332a"), Err(NissError::Format(_))));
-        assert!(matches!(Niss::parse("85073003327"), Err(NissError::Check(_))));
+        assert!(matches!(
+            Niss::parse("8507300332"),
+            Err(NissError::Format(_))
+        ));
+        assert!(matches!(
+            Niss::parse("8507300332a"),
+            Err(NissError::Format(_))
+        ));
+        assert!(matches!(
+            Niss::parse("85073003327"),
+            Err(NissError::Check(_))
+        ));
         assert!(looks_like_niss("85073003328"));
-        assert!(!looks_like_niss("85.07.30-033.28"), "the ingest check looks at raw 11-digit values");
+        assert!(
+            !looks_like_niss("85.07.30-033.28"),
+            "the ingest check looks at raw 11-digit values"
+        );
     }
 
     proptest::proptest! {

@@ -68,7 +68,9 @@ impl Catalog {
         let mut records = Vec::new();
         for db in Database::ALL {
             let name = db.table_name();
-            let Some(table) = tables::open(wh, name).await? else { continue };
+            let Some(table) = tables::open(wh, name).await? else {
+                continue;
+            };
             for (version, ts, meta) in tables::history(&table, name).await? {
                 if meta.get("kind").and_then(|k| k.as_str()) != Some("delivery") {
                     continue;
@@ -99,7 +101,12 @@ impl Catalog {
     }
 
     /// The delivery in force for one insurer, database and period.
-    pub fn current_for(&self, insurer: &str, database: Database, period: Period) -> Option<&DeliveryRecord> {
+    pub fn current_for(
+        &self,
+        insurer: &str,
+        database: Database,
+        period: Period,
+    ) -> Option<&DeliveryRecord> {
         let (db, p) = (database.code(), period.to_string());
         self.records
             .iter()
@@ -122,14 +129,23 @@ impl Catalog {
 
     /// The insurer's most recent delivery in force for an earlier period, or the one this
     /// delivery would replace.
-    pub fn previous_delivery(&self, insurer: &str, database: Database, period: Period) -> Option<&DeliveryRecord> {
+    pub fn previous_delivery(
+        &self,
+        insurer: &str,
+        database: Database,
+        period: Period,
+    ) -> Option<&DeliveryRecord> {
         if let Some(r) = self.current_for(insurer, database, period) {
             return Some(r);
         }
         let db = database.code();
         self.current()
             .into_iter()
-            .filter(|r| r.insurer == insurer && r.database == db && r.period.parse::<Period>().is_ok_and(|p| p < period))
+            .filter(|r| {
+                r.insurer == insurer
+                    && r.database == db
+                    && r.period.parse::<Period>().is_ok_and(|p| p < period)
+            })
             .max_by_key(|r| r.period.parse::<Period>().ok())
     }
 

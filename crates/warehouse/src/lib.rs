@@ -61,10 +61,14 @@ pub enum WarehouseError {
     #[error("{0}")]
     Locked(String),
     /// The folder is not a warehouse.
-    #[error("{0} is not an aim warehouse (no {MARKER_FILE}); create one with `aim ingest` or `aim reference import`")]
+    #[error(
+        "{0} is not an aim warehouse (no {MARKER_FILE}); create one with `aim ingest` or `aim reference import`"
+    )]
     NotAWarehouse(PathBuf),
     /// The reference tables are missing.
-    #[error("the warehouse has no reference tables: run `aim reference import --warehouse {0} DIR` first")]
+    #[error(
+        "the warehouse has no reference tables: run `aim reference import --warehouse {0} DIR` first"
+    )]
     NoReference(PathBuf),
     /// The reference data folder could not be read.
     #[error(transparent)]
@@ -86,7 +90,10 @@ pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> W
 }
 
 pub(crate) fn delta(table: &str) -> impl FnOnce(deltalake::DeltaTableError) -> WarehouseError + '_ {
-    move |source| WarehouseError::Delta { table: table.to_string(), source: Box::new(source) }
+    move |source| WarehouseError::Delta {
+        table: table.to_string(),
+        source: Box::new(source),
+    }
 }
 
 /// A warehouse folder.
@@ -98,21 +105,32 @@ pub struct Warehouse {
 impl Warehouse {
     /// Opens a warehouse, creating the folder and its layout if it does not exist.
     pub fn open_or_create(root: &Path) -> Result<Warehouse> {
-        std::fs::create_dir_all(root).map_err(io(format!("cannot create the warehouse folder {}", root.display())))?;
-        let root = root.canonicalize().map_err(io(format!("cannot resolve {}", root.display())))?;
+        std::fs::create_dir_all(root).map_err(io(format!(
+            "cannot create the warehouse folder {}",
+            root.display()
+        )))?;
+        let root = root
+            .canonicalize()
+            .map_err(io(format!("cannot resolve {}", root.display())))?;
         let marker = root.join(MARKER_FILE);
         if !marker.exists() {
-            let non_empty = std::fs::read_dir(&root).map(|mut d| d.next().is_some()).unwrap_or(false);
+            let non_empty = std::fs::read_dir(&root)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
             if non_empty {
                 return Err(WarehouseError::NotAWarehouse(root));
             }
             let text = serde_json::json!({ "aim_warehouse": 1, "created": chrono::Utc::now().to_rfc3339() });
-            std::fs::write(&marker, serde_json::to_string_pretty(&text).expect("json") + "\n")
-                .map_err(io(format!("cannot write {}", marker.display())))?;
+            std::fs::write(
+                &marker,
+                serde_json::to_string_pretty(&text).expect("json") + "\n",
+            )
+            .map_err(io(format!("cannot write {}", marker.display())))?;
         }
         let wh = Warehouse { root };
         for d in ["tables", "archive", "quarantine", "qc"] {
-            std::fs::create_dir_all(wh.root.join(d)).map_err(io(format!("cannot create {d}/ in the warehouse")))?;
+            std::fs::create_dir_all(wh.root.join(d))
+                .map_err(io(format!("cannot create {d}/ in the warehouse")))?;
         }
         Ok(wh)
     }
@@ -122,7 +140,9 @@ impl Warehouse {
         if !root.join(MARKER_FILE).exists() {
             return Err(WarehouseError::NotAWarehouse(root.to_path_buf()));
         }
-        let root = root.canonicalize().map_err(io(format!("cannot resolve {}", root.display())))?;
+        let root = root
+            .canonicalize()
+            .map_err(io(format!("cannot resolve {}", root.display())))?;
         Ok(Warehouse { root })
     }
 

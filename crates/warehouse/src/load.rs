@@ -3,7 +3,10 @@
 
 use crate::catalog::{Catalog, DeliveryRecord, QuarantineRecord};
 use crate::{Result, Warehouse, WarehouseError, WarehouseLock, delta, io, tables};
-use aim_ingest::{CheckContext, Delivery, PersonFacts, PopulationIndex, QcReport, RowSink, RuleCatalog, SinkError, Verdict};
+use aim_ingest::{
+    CheckContext, Delivery, PersonFacts, PopulationIndex, QcReport, RowSink, RuleCatalog,
+    SinkError, Verdict,
+};
 use aim_model::{Database, Period};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Date32Type, Int16Type};
@@ -24,7 +27,10 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { rules: RuleCatalog::builtin(), batch_rows: 64 * 1024 }
+        IngestOptions {
+            rules: RuleCatalog::builtin(),
+            batch_rows: 64 * 1024,
+        }
     }
 }
 
@@ -92,7 +98,9 @@ struct ChannelSink(tokio::sync::mpsc::Sender<RecordBatch>);
 
 impl RowSink for ChannelSink {
     fn write(&mut self, batch: RecordBatch) -> Result<(), SinkError> {
-        self.0.blocking_send(batch).map_err(|_| "the warehouse writer stopped".into())
+        self.0
+            .blocking_send(batch)
+            .map_err(|_| "the warehouse writer stopped".into())
     }
 }
 
@@ -112,11 +120,28 @@ pub async fn ingest(
     let total = dirs.len();
     for (i, dir) in dirs.iter().enumerate() {
         let opened = Delivery::open(dir).ok();
-        progress.delivery_started(i, total, dir, opened.as_ref().map(|d| d.manifest.total_rows()).unwrap_or(0));
+        progress.delivery_started(
+            i,
+            total,
+            dir,
+            opened
+                .as_ref()
+                .map(|d| d.manifest.total_rows())
+                .unwrap_or(0),
+        );
         if let Some(d) = &opened {
             periods.insert(d.manifest.period);
         }
-        let outcome = ingest_one(wh, dir, opened, &mut catalog, codes.clone(), options, progress.clone()).await?;
+        let outcome = ingest_one(
+            wh,
+            dir,
+            opened,
+            &mut catalog,
+            codes.clone(),
+            options,
+            progress.clone(),
+        )
+        .await?;
         progress.delivery_finished(&outcome);
         outcomes.push(outcome);
     }
@@ -124,7 +149,10 @@ pub async fn ingest(
     for p in periods {
         overviews.push(crate::load::overview::write(wh, &catalog, p)?);
     }
-    Ok(IngestSummary { outcomes, overviews })
+    Ok(IngestSummary {
+        outcomes,
+        overviews,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -140,7 +168,15 @@ async fn ingest_one(
     let started = std::time::Instant::now();
     let Some(delivery) = delivery else {
         // Unreadable manifest: the checker writes the report, nothing else to do.
-        let ctx = context(options, &codes, None, vec![], None, None, wh.qc_dir("unreadable").join("feedback.csv"));
+        let ctx = context(
+            options,
+            &codes,
+            None,
+            vec![],
+            None,
+            None,
+            wh.qc_dir("unreadable").join("feedback.csv"),
+        );
         let report = aim_ingest::check_delivery(dir, &ctx, &mut (), &mut |_| {})?;
         return finish_rejected(wh, dir, report, started);
     };
@@ -158,14 +194,26 @@ async fn ingest_one(
             rows_accepted: c.rows,
             rows_rejected: c.rows_rejected,
             version: Some(c.version),
-            reasons: vec![format!("identical to the delivery loaded in version {} of {}", c.version, m.database.table_name())],
+            reasons: vec![format!(
+                "identical to the delivery loaded in version {} of {}",
+                c.version,
+                m.database.table_name()
+            )],
             report_html: wh.qc_dir(&id).join("report.html"),
             seconds: started.elapsed().as_secs_f64(),
         });
     }
-    let population = if m.database == Database::Popu { None } else { population_index(wh, &insurer, m.period).await? };
-    let previous = catalog.previous_delivery(&insurer, m.database, m.period).cloned();
-    let previous_report = previous.as_ref().and_then(|p| read_report(wh, &p.delivery_id));
+    let population = if m.database == Database::Popu {
+        None
+    } else {
+        population_index(wh, &insurer, m.period).await?
+    };
+    let previous = catalog
+        .previous_delivery(&insurer, m.database, m.period)
+        .cloned();
+    let previous_report = previous
+        .as_ref()
+        .and_then(|p| read_report(wh, &p.delivery_id));
     let qc_dir = wh.qc_dir(&id);
     let feedback_path = qc_dir.join("feedback.csv");
     let _ = std::fs::remove_file(&feedback_path);
@@ -173,7 +221,13 @@ async fn ingest_one(
     let loaded_sequence = current.as_ref().map(|c| c.sequence);
 
     let table_name = m.database.table_name();
-    let mut table = tables::open_or_create(wh, table_name, &m.database.table().warehouse_schema(), &["insurer", "period"]).await?;
+    let mut table = tables::open_or_create(
+        wh,
+        table_name,
+        &m.database.table().warehouse_schema(),
+        &["insurer", "period"],
+    )
+    .await?;
     let mut writer = tables::writer(&table, table_name)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
     let check = {
@@ -204,7 +258,10 @@ async fn ingest_one(
         }
     }
     drop(rx);
-    let report = check.await.map_err(|e| WarehouseError::Io { context: "the checker stopped".into(), source: std::io::Error::other(e) })?;
+    let report = check.await.map_err(|e| WarehouseError::Io {
+        context: "the checker stopped".into(),
+        source: std::io::Error::other(e),
+    })?;
     if let Some(e) = write_error {
         return Err(delta(table_name)(e));
     }
@@ -218,7 +275,9 @@ async fn ingest_one(
         return finish_rejected(wh, dir, report, started);
     }
     archive(wh, &delivery)?;
-    let removes = tables::files_to_remove(&table, table_name, Some((&insurer, &m.period.to_string()))).await?;
+    let removes =
+        tables::files_to_remove(&table, table_name, Some((&insurer, &m.period.to_string())))
+            .await?;
     let record = DeliveryRecord {
         delivery_id: id.clone(),
         insurer: insurer.clone(),
@@ -235,8 +294,13 @@ async fn ingest_one(
     let mut meta = serde_json::to_value(&record).expect("record serialises");
     meta["kind"] = serde_json::json!("delivery");
     let predicate = format!("insurer = '{insurer}' AND period = '{}'", m.period);
-    let version = tables::commit(&mut table, table_name, adds, removes, Some(predicate), meta).await?;
-    catalog.push(DeliveryRecord { version, committed_ms: chrono::Utc::now().timestamp_millis(), ..record });
+    let version =
+        tables::commit(&mut table, table_name, adds, removes, Some(predicate), meta).await?;
+    catalog.push(DeliveryRecord {
+        version,
+        committed_ms: chrono::Utc::now().timestamp_millis(),
+        ..record
+    });
     write_report(wh, &report)?;
     Ok(DeliveryOutcome {
         folder: dir.to_path_buf(),
@@ -292,7 +356,12 @@ fn percent_decode(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn finish_rejected(wh: &Warehouse, dir: &Path, report: QcReport, started: std::time::Instant) -> Result<DeliveryOutcome> {
+fn finish_rejected(
+    wh: &Warehouse,
+    dir: &Path,
+    report: QcReport,
+    started: std::time::Instant,
+) -> Result<DeliveryOutcome> {
     let id = report.delivery_id.clone();
     let qdir = wh.quarantine_dir(&id);
     copy_delivery(dir, &qdir)?;
@@ -305,8 +374,14 @@ fn finish_rejected(wh: &Warehouse, dir: &Path, report: QcReport, started: std::t
         reasons: report.reasons.clone(),
         quarantined_at: chrono::Utc::now().to_rfc3339(),
     };
-    std::fs::write(qdir.join("reason.json"), serde_json::to_string_pretty(&record).expect("json") + "\n")
-        .map_err(io(format!("cannot write the quarantine record in {}", qdir.display())))?;
+    std::fs::write(
+        qdir.join("reason.json"),
+        serde_json::to_string_pretty(&record).expect("json") + "\n",
+    )
+    .map_err(io(format!(
+        "cannot write the quarantine record in {}",
+        qdir.display()
+    )))?;
     write_report(wh, &report)?;
     Ok(DeliveryOutcome {
         folder: dir.to_path_buf(),
@@ -325,8 +400,10 @@ fn finish_rejected(wh: &Warehouse, dir: &Path, report: QcReport, started: std::t
 fn write_report(wh: &Warehouse, report: &QcReport) -> Result<()> {
     let dir = wh.qc_dir(&report.delivery_id);
     std::fs::create_dir_all(&dir).map_err(io(format!("cannot create {}", dir.display())))?;
-    std::fs::write(dir.join("report.json"), report.to_json()).map_err(io("cannot write the QC report"))?;
-    std::fs::write(dir.join("report.html"), report.to_html()).map_err(io("cannot write the QC report"))?;
+    std::fs::write(dir.join("report.json"), report.to_json())
+        .map_err(io("cannot write the QC report"))?;
+    std::fs::write(dir.join("report.html"), report.to_html())
+        .map_err(io("cannot write the QC report"))?;
     Ok(())
 }
 
@@ -345,7 +422,8 @@ fn copy_delivery(src: &Path, dest: &Path) -> Result<()> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_file() {
-                std::fs::copy(&p, tmp.join(e.file_name())).map_err(io(format!("cannot copy {}", p.display())))?;
+                std::fs::copy(&p, tmp.join(e.file_name()))
+                    .map_err(io(format!("cannot copy {}", p.display())))?;
             }
         }
     }
@@ -369,7 +447,11 @@ fn archive(wh: &Warehouse, delivery: &Delivery) -> Result<()> {
 }
 
 /// The insurer's population for a period, from the warehouse (POP-001, DAT-002, DAT-003).
-async fn population_index(wh: &Warehouse, insurer: &str, period: Period) -> Result<Option<PopulationIndex>> {
+async fn population_index(
+    wh: &Warehouse,
+    insurer: &str,
+    period: Period,
+) -> Result<Option<PopulationIndex>> {
     if tables::open(wh, "popu").await?.is_none() {
         return Ok(None);
     }
@@ -384,16 +466,26 @@ async fn population_index(wh: &Warehouse, insurer: &str, period: Period) -> Resu
     }
     let mut index = PopulationIndex::default();
     for b in &batches {
-        let ids = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)
-            .map_err(|e| WarehouseError::Query(e.into()))?;
+        let ids = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(|e| WarehouseError::Query(e.into()))?;
         let ids = ids.as_string::<i32>();
         let years = b.column(1).as_primitive::<Int16Type>();
         let deaths = b.column(2).as_primitive::<Date32Type>();
         for i in 0..b.num_rows() {
             let death = (!deaths.is_null(i)).then(|| {
-                chrono::NaiveDate::from_num_days_from_ce_opt(deaths.value(i) + 719_163).expect("valid date")
+                chrono::NaiveDate::from_num_days_from_ce_opt(deaths.value(i) + 719_163)
+                    .expect("valid date")
             });
-            index.insert(ids.value(i), PersonFacts { birth_year: years.value(i), death });
+            index.insert(
+                ids.value(i),
+                PersonFacts {
+                    birth_year: years.value(i),
+                    death,
+                },
+            );
         }
     }
     Ok(Some(index))
@@ -417,7 +509,9 @@ pub mod overview {
             for ins in Insurer::ALL {
                 let current = catalog.current_for(ins.code(), db, period);
                 let rejected = quarantined.iter().find(|q| {
-                    q.insurer.as_deref() == Some(ins.code()) && q.database.as_deref() == Some(db.code()) && q.period.as_deref() == Some(&p)
+                    q.insurer.as_deref() == Some(ins.code())
+                        && q.database.as_deref() == Some(db.code())
+                        && q.period.as_deref() == Some(&p)
                 });
                 if current.is_none() {
                     missing.push(format!("{} {}", ins.code(), db.code()));
@@ -440,8 +534,11 @@ pub mod overview {
         };
         let json = serde_json::json!({ "period": p, "rules": [per001], "deliveries": rows });
         let dir = wh.root().join("qc");
-        std::fs::write(dir.join(format!("overview-{p}.json")), serde_json::to_string_pretty(&json).expect("json"))
-            .map_err(io("cannot write the period overview"))?;
+        std::fs::write(
+            dir.join(format!("overview-{p}.json")),
+            serde_json::to_string_pretty(&json).expect("json"),
+        )
+        .map_err(io("cannot write the period overview"))?;
         let mut h = String::new();
         page_start(&mut h, &format!("Deliveries of {p}"));
         let _ = write!(h, "<h1>Deliveries of {}</h1>", esc(&p));

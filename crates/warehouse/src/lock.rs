@@ -37,7 +37,12 @@ impl WarehouseLock {
         }
         let _ = file.set_len(0);
         let _ = file.rewind();
-        let _ = write!(file, "{what}, pid {}, since {}", std::process::id(), chrono::Utc::now().to_rfc3339());
+        let _ = write!(
+            file,
+            "{what}, pid {}, since {}",
+            std::process::id(),
+            chrono::Utc::now().to_rfc3339()
+        );
         let _ = file.flush();
         Ok(WarehouseLock { _file: file })
     }

@@ -12,7 +12,11 @@ pub async fn session(wh: &Warehouse, versions: &BTreeMap<String, u64>) -> Result
 }
 
 /// A SQL session with only the named tables registered.
-pub async fn session_of(wh: &Warehouse, names: &[String], versions: &BTreeMap<String, u64>) -> Result<SessionContext> {
+pub async fn session_of(
+    wh: &Warehouse,
+    names: &[String],
+    versions: &BTreeMap<String, u64>,
+) -> Result<SessionContext> {
     let ctx = SessionContext::new();
     for name in names.iter().cloned() {
         let table = match versions.get(&name) {
@@ -22,13 +26,17 @@ pub async fn session_of(wh: &Warehouse, names: &[String], versions: &BTreeMap<St
                 None => continue,
             },
         };
-        table.update_datafusion_session(&ctx.state()).map_err(delta(&name))?;
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(delta(&name))?;
         let provider = table.table_provider().await?;
         ctx.register_table(name.as_str(), provider)?;
     }
     for (name, _) in versions {
         if !wh.table_names().contains(name) {
-            return Err(WarehouseError::NotReadOnly(format!("no table named '{name}' to read at a version")));
+            return Err(WarehouseError::NotReadOnly(format!(
+                "no table named '{name}' to read at a version"
+            )));
         }
     }
     Ok(ctx)
@@ -36,13 +44,21 @@ pub async fn session_of(wh: &Warehouse, names: &[String], versions: &BTreeMap<St
 
 /// Runs one read-only statement (a query; no DDL, no DML, no `SET`).
 pub async fn run_read_only(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-    let df = ctx.sql_with_options(sql, options).await.map_err(|e| match e {
-        datafusion::error::DataFusionError::Plan(msg) if msg.contains("not supported") || msg.contains("not allowed") => {
-            WarehouseError::NotReadOnly(msg)
-        }
-        other => WarehouseError::Query(other),
-    })?;
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let df = ctx
+        .sql_with_options(sql, options)
+        .await
+        .map_err(|e| match e {
+            datafusion::error::DataFusionError::Plan(msg)
+                if msg.contains("not supported") || msg.contains("not allowed") =>
+            {
+                WarehouseError::NotReadOnly(msg)
+            }
+            other => WarehouseError::Query(other),
+        })?;
     Ok(df.collect().await?)
 }
 
@@ -56,10 +72,16 @@ pub enum OutputFormat {
 }
 
 /// Writes query results.
-pub fn write_results(batches: &[RecordBatch], format: OutputFormat, out: &mut dyn std::io::Write) -> Result<()> {
+pub fn write_results(
+    batches: &[RecordBatch],
+    format: OutputFormat,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
     match format {
         OutputFormat::Csv => {
-            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             for b in batches {
                 w.write(b).map_err(|e| WarehouseError::Query(e.into()))?;
             }
@@ -67,7 +89,8 @@ pub fn write_results(batches: &[RecordBatch], format: OutputFormat, out: &mut dy
         OutputFormat::Json => {
             let mut w = datafusion::arrow::json::ArrayWriter::new(&mut *out);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
-            w.write_batches(&refs).map_err(|e| WarehouseError::Query(e.into()))?;
+            w.write_batches(&refs)
+                .map_err(|e| WarehouseError::Query(e.into()))?;
             w.finish().map_err(|e| WarehouseError::Query(e.into()))?;
             // An empty result is still a JSON array.
             if batches.iter().all(|b| b.num_rows() == 0) {

@@ -48,7 +48,8 @@ impl RefTable {
                 }
             }
         }
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns of equal length")
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .expect("columns of equal length")
     }
 
     fn content_hash(&self) -> String {
@@ -96,26 +97,50 @@ fn reference_tables(geo: &Geography) -> Vec<RefTable> {
         name: "ref_region",
         columns: vec![
             Col::Str("nis", geo.regions.iter().map(|r| s(&r.nis)).collect()),
-            Col::Str("name_nl", geo.regions.iter().map(|r| s(&r.name_nl)).collect()),
-            Col::Str("name_fr", geo.regions.iter().map(|r| s(&r.name_fr)).collect()),
+            Col::Str(
+                "name_nl",
+                geo.regions.iter().map(|r| s(&r.name_nl)).collect(),
+            ),
+            Col::Str(
+                "name_fr",
+                geo.regions.iter().map(|r| s(&r.name_fr)).collect(),
+            ),
         ],
     });
     out.push(RefTable {
         name: "ref_province",
         columns: vec![
             Col::Str("nis", geo.provinces.iter().map(|r| s(&r.nis)).collect()),
-            Col::Str("name_nl", geo.provinces.iter().map(|r| s(&r.name_nl)).collect()),
-            Col::Str("name_fr", geo.provinces.iter().map(|r| s(&r.name_fr)).collect()),
-            Col::Str("region", geo.provinces.iter().map(|r| s(&r.region)).collect()),
+            Col::Str(
+                "name_nl",
+                geo.provinces.iter().map(|r| s(&r.name_nl)).collect(),
+            ),
+            Col::Str(
+                "name_fr",
+                geo.provinces.iter().map(|r| s(&r.name_fr)).collect(),
+            ),
+            Col::Str(
+                "region",
+                geo.provinces.iter().map(|r| s(&r.region)).collect(),
+            ),
         ],
     });
     out.push(RefTable {
         name: "ref_district",
         columns: vec![
             Col::Str("nis", geo.districts.iter().map(|r| s(&r.nis)).collect()),
-            Col::Str("name_nl", geo.districts.iter().map(|r| s(&r.name_nl)).collect()),
-            Col::Str("name_fr", geo.districts.iter().map(|r| s(&r.name_fr)).collect()),
-            Col::Str("region", geo.districts.iter().map(|r| s(&r.region)).collect()),
+            Col::Str(
+                "name_nl",
+                geo.districts.iter().map(|r| s(&r.name_nl)).collect(),
+            ),
+            Col::Str(
+                "name_fr",
+                geo.districts.iter().map(|r| s(&r.name_fr)).collect(),
+            ),
+            Col::Str(
+                "region",
+                geo.districts.iter().map(|r| s(&r.region)).collect(),
+            ),
         ],
     });
     for (name, list, with_2025) in [
@@ -129,10 +154,20 @@ fn reference_tables(geo: &Geography) -> Vec<RefTable> {
             Col::Str("district", list.iter().map(|m| s(&m.district)).collect()),
             Col::Str("province", list.iter().map(|m| s(&m.province)).collect()),
             Col::Str("region", list.iter().map(|m| s(&m.region)).collect()),
-            Col::Int("population_2020", list.iter().map(|m| Some(m.population_2020 as i64)).collect()),
+            Col::Int(
+                "population_2020",
+                list.iter()
+                    .map(|m| Some(m.population_2020 as i64))
+                    .collect(),
+            ),
         ];
         if with_2025 {
-            columns.push(Col::Str("nis_2025", list.iter().map(|m| geo.to_2025.get(&m.nis).cloned()).collect()));
+            columns.push(Col::Str(
+                "nis_2025",
+                list.iter()
+                    .map(|m| geo.to_2025.get(&m.nis).cloned())
+                    .collect(),
+            ));
         }
         out.push(RefTable { name, columns });
     }
@@ -142,26 +177,68 @@ fn reference_tables(geo: &Geography) -> Vec<RefTable> {
         columns: vec![
             Col::Str("nis_2019", mergers.iter().map(|m| s(&m.nis_2019)).collect()),
             Col::Str("nis_2025", mergers.iter().map(|m| s(&m.nis_2025)).collect()),
-            Col::Str("name_2019", mergers.iter().map(|m| s(&m.name_2019)).collect()),
-            Col::Str("name_2025", mergers.iter().map(|m| s(&m.name_2025)).collect()),
+            Col::Str(
+                "name_2019",
+                mergers.iter().map(|m| s(&m.name_2019)).collect(),
+            ),
+            Col::Str(
+                "name_2025",
+                mergers.iter().map(|m| s(&m.name_2025)).collect(),
+            ),
         ],
     });
     out.push(RefTable {
         name: "ref_sector",
         columns: vec![
             Col::Str("nis9", geo.sectors.iter().map(|x| s(&x.nis9)).collect()),
-            Col::Str("municipality_2019", geo.sectors.iter().map(|x| s(&x.municipality)).collect()),
-            Col::Str("municipality_2025", geo.sectors.iter().map(|x| geo.to_2025.get(&x.municipality).cloned()).collect()),
+            Col::Str(
+                "municipality_2019",
+                geo.sectors.iter().map(|x| s(&x.municipality)).collect(),
+            ),
+            Col::Str(
+                "municipality_2025",
+                geo.sectors
+                    .iter()
+                    .map(|x| geo.to_2025.get(&x.municipality).cloned())
+                    .collect(),
+            ),
         ],
     });
     out.push(RefTable {
         name: "ref_population",
         columns: vec![
-            Col::Str("region", geo.population.iter().map(|c| s(&c.region)).collect()),
-            Col::Str("sex", geo.population.iter().map(|c| s(c.sex.to_string())).collect()),
-            Col::Int("age", geo.population.iter().map(|c| Some(i64::from(c.age))).collect()),
-            Col::Int("year", geo.population.iter().map(|c| Some(i64::from(c.year))).collect()),
-            Col::Int("population", geo.population.iter().map(|c| Some(c.population as i64)).collect()),
+            Col::Str(
+                "region",
+                geo.population.iter().map(|c| s(&c.region)).collect(),
+            ),
+            Col::Str(
+                "sex",
+                geo.population
+                    .iter()
+                    .map(|c| s(c.sex.to_string()))
+                    .collect(),
+            ),
+            Col::Int(
+                "age",
+                geo.population
+                    .iter()
+                    .map(|c| Some(i64::from(c.age)))
+                    .collect(),
+            ),
+            Col::Int(
+                "year",
+                geo.population
+                    .iter()
+                    .map(|c| Some(i64::from(c.year)))
+                    .collect(),
+            ),
+            Col::Int(
+                "population",
+                geo.population
+                    .iter()
+                    .map(|c| Some(c.population as i64))
+                    .collect(),
+            ),
         ],
     });
     let insurers: Vec<csv_row::Insurer> = csv_row::parse(codes::INSURERS_CSV);
@@ -180,7 +257,10 @@ fn reference_tables(geo: &Geography) -> Vec<RefTable> {
         name: "ref_atc",
         columns: vec![
             Col::Str("code", atc.iter().map(|a| s(&a.code)).collect()),
-            Col::Int("level", atc.iter().map(|a| Some(i64::from(a.level))).collect()),
+            Col::Int(
+                "level",
+                atc.iter().map(|a| Some(i64::from(a.level))).collect(),
+            ),
             Col::Str("name_en", atc.iter().map(|a| s(&a.name_en)).collect()),
             Col::Float("ddd", atc.iter().map(|a| a.ddd).collect()),
             Col::Str("ddd_unit", atc.iter().map(|a| opt(&a.ddd_unit)).collect()),
@@ -192,7 +272,10 @@ fn reference_tables(geo: &Geography) -> Vec<RefTable> {
         name: "ref_nomenclature",
         columns: vec![
             Col::Str("code", nomen.iter().map(|n| s(&n.code)).collect()),
-            Col::Str("care_group", nomen.iter().map(|n| s(&n.care_group)).collect()),
+            Col::Str(
+                "care_group",
+                nomen.iter().map(|n| s(&n.care_group)).collect(),
+            ),
             Col::Str("label_en", nomen.iter().map(|n| s(&n.label_en)).collect()),
             Col::Str("label_fr", nomen.iter().map(|n| s(&n.label_fr)).collect()),
             Col::Str("status", nomen.iter().map(|n| s(&n.status)).collect()),
@@ -222,7 +305,10 @@ mod csv_row {
     }
 
     pub fn parse<T: for<'de> serde::Deserialize<'de>>(text: &str) -> Vec<T> {
-        csv::Reader::from_reader(text.as_bytes()).deserialize().collect::<Result<_, _>>().expect("embedded list parses")
+        csv::Reader::from_reader(text.as_bytes())
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .expect("embedded list parses")
     }
 }
 
@@ -250,7 +336,11 @@ pub async fn import(wh: &Warehouse, dir: &Path) -> Result<Vec<ImportedTable>> {
         let hash = t.content_hash();
         let mut table = tables::open_or_create(wh, t.name, &batch.schema(), &[]).await?;
         let history = tables::history(&table, t.name).await?;
-        let last_hash = history.last().and_then(|(_, _, m)| m.get("content_sha256").and_then(|h| h.as_str()).map(String::from));
+        let last_hash = history.last().and_then(|(_, _, m)| {
+            m.get("content_sha256")
+                .and_then(|h| h.as_str())
+                .map(String::from)
+        });
         if last_hash.as_deref() == Some(hash.as_str()) {
             out.push(ImportedTable {
                 table: t.name.into(),
@@ -261,12 +351,20 @@ pub async fn import(wh: &Warehouse, dir: &Path) -> Result<Vec<ImportedTable>> {
             continue;
         }
         let mut writer = tables::writer(&table, t.name)?;
-        writer.write(batch.clone()).await.map_err(crate::delta(t.name))?;
+        writer
+            .write(batch.clone())
+            .await
+            .map_err(crate::delta(t.name))?;
         let adds = writer.flush().await.map_err(crate::delta(t.name))?;
         let removes = tables::files_to_remove(&table, t.name, None).await?;
         let meta = serde_json::json!({ "kind": "reference", "source": source, "content_sha256": hash, "rows": batch.num_rows() });
         let version = tables::commit(&mut table, t.name, adds, removes, None, meta).await?;
-        out.push(ImportedTable { table: t.name.into(), rows: batch.num_rows(), version, changed: true });
+        out.push(ImportedTable {
+            table: t.name.into(),
+            rows: batch.num_rows(),
+            version,
+            changed: true,
+        });
     }
     Ok(out)
 }
@@ -274,15 +372,26 @@ pub async fn import(wh: &Warehouse, dir: &Path) -> Result<Vec<ImportedTable>> {
 /// Reads the code lists the quality rules check against from the warehouse's current
 /// reference tables.
 pub async fn codes(wh: &Warehouse) -> Result<ReferenceCodes> {
-    for needed in ["ref_nomenclature", "ref_atc", "ref_municipality_2019", "ref_municipality_2025"] {
+    for needed in [
+        "ref_nomenclature",
+        "ref_atc",
+        "ref_municipality_2019",
+        "ref_municipality_2025",
+    ] {
         if tables::open(wh, needed).await?.is_none() {
             return Err(WarehouseError::NoReference(wh.root().to_path_buf()));
         }
     }
-    let names: Vec<String> =
-        ["ref_nomenclature", "ref_atc", "ref_qualification", "ref_municipality_2019", "ref_municipality_2025", "ref_sector"]
-            .map(String::from)
-            .to_vec();
+    let names: Vec<String> = [
+        "ref_nomenclature",
+        "ref_atc",
+        "ref_qualification",
+        "ref_municipality_2019",
+        "ref_municipality_2025",
+        "ref_sector",
+    ]
+    .map(String::from)
+    .to_vec();
     let ctx = crate::query::session_of(wh, &names, &BTreeMap::new()).await?;
     let set = |sql: &'static str| {
         let ctx = ctx.clone();
@@ -291,7 +400,10 @@ pub async fn codes(wh: &Warehouse) -> Result<ReferenceCodes> {
             let mut out = HashSet::new();
             for b in batches {
                 let col = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-                let arr = col.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+                let arr = col
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8");
                 out.extend(arr.iter().flatten().map(String::from));
             }
             Ok::<_, datafusion::error::DataFusionError>(out)

@@ -30,29 +30,46 @@ pub async fn open(wh: &Warehouse, name: &str) -> Result<Option<DeltaTable>> {
     if !wh.table_dir(name).join("_delta_log").is_dir() {
         return Ok(None);
     }
-    let table = deltalake::open_table(url_of(wh, name)?).await.map_err(delta(name))?;
+    let table = deltalake::open_table(url_of(wh, name)?)
+        .await
+        .map_err(delta(name))?;
     Ok(Some(table))
 }
 
 /// Opens a table at a given version.
 pub async fn open_at(wh: &Warehouse, name: &str, version: u64) -> Result<DeltaTable> {
-    deltalake::open_table_with_version(url_of(wh, name)?, version).await.map_err(delta(name))
+    deltalake::open_table_with_version(url_of(wh, name)?, version)
+        .await
+        .map_err(delta(name))
 }
 
 /// Opens a table, creating it (empty, version 0) with this schema and partitioning.
-pub async fn open_or_create(wh: &Warehouse, name: &str, schema: &ArrowSchema, partitions: &[&str]) -> Result<DeltaTable> {
+pub async fn open_or_create(
+    wh: &Warehouse,
+    name: &str,
+    schema: &ArrowSchema,
+    partitions: &[&str],
+) -> Result<DeltaTable> {
     if let Some(t) = open(wh, name).await? {
         return Ok(t);
     }
     let dir = wh.table_dir(name);
     std::fs::create_dir_all(&dir).map_err(io(format!("cannot create {}", dir.display())))?;
-    let kernel: StructType = schema.try_into_kernel().map_err(|e| WarehouseError::Delta {
-        table: name.to_string(),
-        source: Box::new(deltalake::DeltaTableError::Generic(e.to_string())),
-    })?;
+    let kernel: StructType = schema
+        .try_into_kernel()
+        .map_err(|e| WarehouseError::Delta {
+            table: name.to_string(),
+            source: Box::new(deltalake::DeltaTableError::Generic(e.to_string())),
+        })?;
     // Build without loading: there is no table yet (loading would log a kernel error).
-    let table = deltalake::DeltaTableBuilder::from_url(url_of(wh, name)?).map_err(delta(name))?.build().map_err(delta(name))?;
-    let mut builder = table.create().with_table_name(name).with_columns(kernel.fields().cloned());
+    let table = deltalake::DeltaTableBuilder::from_url(url_of(wh, name)?)
+        .map_err(delta(name))?
+        .build()
+        .map_err(delta(name))?;
+    let mut builder = table
+        .create()
+        .with_table_name(name)
+        .with_columns(kernel.fields().cloned());
     if !partitions.is_empty() {
         builder = builder.with_partition_columns(partitions.iter().map(|p| p.to_string()));
     }
@@ -62,13 +79,21 @@ pub async fn open_or_create(wh: &Warehouse, name: &str, schema: &ArrowSchema, pa
 /// A streaming writer for a table (zstd-compressed Parquet files, not yet committed).
 pub fn writer(table: &DeltaTable, name: &str) -> Result<RecordBatchWriter> {
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("level 1 is valid"),
+        ))
         .build();
-    Ok(RecordBatchWriter::for_table(table).map_err(delta(name))?.with_writer_properties(props))
+    Ok(RecordBatchWriter::for_table(table)
+        .map_err(delta(name))?
+        .with_writer_properties(props))
 }
 
 /// Remove actions for every file of the table, or of the partition `insurer`/`period`.
-pub async fn files_to_remove(table: &DeltaTable, name: &str, partition: Option<(&str, &str)>) -> Result<Vec<Action>> {
+pub async fn files_to_remove(
+    table: &DeltaTable,
+    name: &str,
+    partition: Option<(&str, &str)>,
+) -> Result<Vec<Action>> {
     let filters: Vec<(&str, FilterOp, FilterValue<'_>)> = match partition {
         Some((insurer, period)) => vec![
             ("insurer", FilterOp::Eq, FilterValue::Scalar(insurer)),
@@ -76,8 +101,15 @@ pub async fn files_to_remove(table: &DeltaTable, name: &str, partition: Option<(
         ],
         None => vec![],
     };
-    let files: Vec<_> = table.get_active_add_actions_by_partitions(&filters).try_collect().await.map_err(delta(name))?;
-    Ok(files.iter().map(|f| Action::Remove(f.remove_action(true))).collect())
+    let files: Vec<_> = table
+        .get_active_add_actions_by_partitions(&filters)
+        .try_collect()
+        .await
+        .map_err(delta(name))?;
+    Ok(files
+        .iter()
+        .map(|f| Action::Remove(f.remove_action(true)))
+        .collect())
 }
 
 /// Commits added files and removed files as one new version, with the platform's
@@ -97,13 +129,18 @@ pub async fn commit(
     metadata["version"] = serde_json::json!(expected);
     let partition_cols: Vec<String> = snapshot.metadata().partition_columns().to_vec();
     let operation = DeltaOperation::Write {
-        mode: if removes.is_empty() { SaveMode::Append } else { SaveMode::Overwrite },
+        mode: if removes.is_empty() {
+            SaveMode::Append
+        } else {
+            SaveMode::Overwrite
+        },
         partition_by: (!partition_cols.is_empty()).then_some(partition_cols),
         predicate,
     };
     let mut actions: Vec<Action> = removes;
     actions.extend(adds.into_iter().map(Action::Add));
-    let props = CommitProperties::default().with_metadata([(APP_METADATA_KEY.to_string(), metadata)]);
+    let props =
+        CommitProperties::default().with_metadata([(APP_METADATA_KEY.to_string(), metadata)]);
     let finalized = CommitBuilder::from(props)
         .with_actions(actions)
         .build(Some(snapshot), table.log_store(), operation)
@@ -111,7 +148,12 @@ pub async fn commit(
         .map_err(delta(name))?;
     let version = finalized.version();
     if version != expected {
-        tracing::warn!(table = name, expected, version, "another writer committed to the table during this commit");
+        tracing::warn!(
+            table = name,
+            expected,
+            version,
+            "another writer committed to the table during this commit"
+        );
     }
     table.update_state().await.map_err(delta(name))?;
     Ok(version)
@@ -119,12 +161,20 @@ pub async fn commit(
 
 /// The platform's metadata of every commit of a table, oldest first, with its version.
 pub async fn history(table: &DeltaTable, name: &str) -> Result<Vec<(u64, i64, serde_json::Value)>> {
-    let infos: Vec<_> = table.history(None).try_collect().await.map_err(delta(name))?;
+    let infos: Vec<_> = table
+        .history(None)
+        .try_collect()
+        .await
+        .map_err(delta(name))?;
     let mut out = Vec::new();
     for info in infos {
         let ts = info.timestamp.unwrap_or(0);
         if let Some(m) = info.info.get(APP_METADATA_KEY) {
-            let version = m.get("version").and_then(|v| v.as_u64()).or(info.read_version.map(|v| v + 1)).unwrap_or(0);
+            let version = m
+                .get("version")
+                .and_then(|v| v.as_u64())
+                .or(info.read_version.map(|v| v + 1))
+                .unwrap_or(0);
             out.push((version, ts, m.clone()));
         }
     }
@@ -134,5 +184,7 @@ pub async fn history(table: &DeltaTable, name: &str) -> Result<Vec<(u64, i64, se
 
 /// Metadata map helper for tests and callers.
 pub fn metadata_map(v: &serde_json::Value) -> HashMap<String, serde_json::Value> {
-    v.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    v.as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }

@@ -18,12 +18,16 @@ fn period() -> Period {
 
 async fn new_warehouse(dir: &Path) -> Warehouse {
     let wh = Warehouse::open_or_create(&dir.join("wh")).unwrap();
-    reference::import(&wh, &aim_model::geography::default_reference_dir()).await.unwrap();
+    reference::import(&wh, &aim_model::geography::default_reference_dir())
+        .await
+        .unwrap();
     wh
 }
 
 async fn ingest(wh: &Warehouse, dirs: &[PathBuf]) -> aim_warehouse::IngestSummary {
-    aim_warehouse::ingest(wh, dirs, &IngestOptions::default(), Arc::new(NoProgress)).await.unwrap()
+    aim_warehouse::ingest(wh, dirs, &IngestOptions::default(), Arc::new(NoProgress))
+        .await
+        .unwrap()
 }
 
 async fn count(wh: &Warehouse, sql: &str, versions: &BTreeMap<String, u64>) -> i64 {
@@ -34,7 +38,9 @@ async fn count(wh: &Warehouse, sql: &str, versions: &BTreeMap<String, u64>) -> i
 
 fn popu(n: u64) -> DeliveryBuilder {
     let mut b = DeliveryBuilder::new(Insurer::Socialist, Database::Popu, period());
-    b.rows = (0..n).map(|i| popu_row(i, Insurer::Socialist, period())).collect();
+    b.rows = (0..n)
+        .map(|i| popu_row(i, Insurer::Socialist, period()))
+        .collect();
     b
 }
 
@@ -42,7 +48,9 @@ fn gzss(lines: u64, seq: u32) -> DeliveryBuilder {
     let mut b = DeliveryBuilder::new(Insurer::Socialist, Database::Gzss, period());
     b.sequence = seq;
     b.gzip = true;
-    b.rows = (0..lines).map(|i| gzss_row(i, i % 20, Insurer::Socialist, "2024-04-10")).collect();
+    b.rows = (0..lines)
+        .map(|i| gzss_row(i, i % 20, Insurer::Socialist, "2024-04-10"))
+        .collect();
     b
 }
 
@@ -50,12 +58,30 @@ fn gzss(lines: u64, seq: u32) -> DeliveryBuilder {
 async fn reference_import_is_versioned_and_idempotent() {
     let tmp = tempfile::tempdir().unwrap();
     let wh = new_warehouse(tmp.path()).await;
-    let again = reference::import(&wh, &aim_model::geography::default_reference_dir()).await.unwrap();
-    assert!(again.iter().all(|t| !t.changed), "unchanged content writes no new version");
-    let n = count(&wh, "SELECT count(*) FROM ref_municipality_2025", &BTreeMap::new()).await;
+    let again = reference::import(&wh, &aim_model::geography::default_reference_dir())
+        .await
+        .unwrap();
+    assert!(
+        again.iter().all(|t| !t.changed),
+        "unchanged content writes no new version"
+    );
+    let n = count(
+        &wh,
+        "SELECT count(*) FROM ref_municipality_2025",
+        &BTreeMap::new(),
+    )
+    .await;
     assert_eq!(n, 565);
-    let n = count(&wh, "SELECT count(*) FROM ref_municipality_2019 WHERE nis_2025 = '46030'", &BTreeMap::new()).await;
-    assert_eq!(n, 3, "Beveren, Kruibeke and Zwijndrecht became Beveren-Kruibeke-Zwijndrecht");
+    let n = count(
+        &wh,
+        "SELECT count(*) FROM ref_municipality_2019 WHERE nis_2025 = '46030'",
+        &BTreeMap::new(),
+    )
+    .await;
+    assert_eq!(
+        n, 3,
+        "Beveren, Kruibeke and Zwijndrecht became Beveren-Kruibeke-Zwijndrecht"
+    );
     let codes = reference::codes(&wh).await.unwrap();
     assert!(codes.nomenclature.contains("102771"));
 }
@@ -71,34 +97,70 @@ async fn deliveries_commit_once_and_redeliveries_replace_with_history_kept() {
     let s = ingest(&wh, &[inbox.clone()]).await;
     assert_eq!(s.outcomes.len(), 2);
     assert_eq!(s.outcomes[0].folder, p, "population first");
-    assert!(s.outcomes.iter().all(|o| o.verdict == Verdict::Accepted), "{:#?}", s.outcomes);
+    assert!(
+        s.outcomes.iter().all(|o| o.verdict == Verdict::Accepted),
+        "{:#?}",
+        s.outcomes
+    );
     let v1 = s.outcomes[1].version.unwrap();
     let none = BTreeMap::new();
     assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 100);
-    assert!(wh.archive_dir(&s.outcomes[1].delivery_id).join("SHA256SUMS").exists());
-    assert!(wh.qc_dir(&s.outcomes[1].delivery_id).join("report.html").exists());
+    assert!(
+        wh.archive_dir(&s.outcomes[1].delivery_id)
+            .join("SHA256SUMS")
+            .exists()
+    );
+    assert!(
+        wh.qc_dir(&s.outcomes[1].delivery_id)
+            .join("report.html")
+            .exists()
+    );
     assert!(wh.root().join("qc/overview-2024Q2.html").exists());
 
     // The same delivery again changes nothing.
     let s = ingest(&wh, std::slice::from_ref(&g1)).await;
     assert_eq!(s.outcomes[0].verdict, Verdict::AlreadyLoaded);
     let catalog = Catalog::load(&wh).await.unwrap();
-    assert_eq!(catalog.records.iter().filter(|r| r.database == "GZSS").count(), 1);
+    assert_eq!(
+        catalog
+            .records
+            .iter()
+            .filter(|r| r.database == "GZSS")
+            .count(),
+        1
+    );
 
     // A corrected re-delivery replaces it in one commit; the old version stays readable.
     let g2 = gzss(60, 2).write(&tmp.path().join("inbox2"));
     let s = ingest(&wh, &[g2]).await;
-    assert_eq!(s.outcomes[0].verdict, Verdict::Accepted, "{:?}", s.outcomes[0].reasons);
+    assert_eq!(
+        s.outcomes[0].verdict,
+        Verdict::Accepted,
+        "{:?}",
+        s.outcomes[0].reasons
+    );
     let v2 = s.outcomes[0].version.unwrap();
     assert_eq!(v2, v1 + 1, "one commit");
     assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 60);
     let at_v1: BTreeMap<String, u64> = [("gzss".to_string(), v1)].into();
-    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &at_v1).await, 100, "time travel to the replaced version");
+    assert_eq!(
+        count(&wh, "SELECT count(*) FROM gzss", &at_v1).await,
+        100,
+        "time travel to the replaced version"
+    );
     let catalog = Catalog::load(&wh).await.unwrap();
-    let current = catalog.current_for("300", Database::Gzss, period()).unwrap();
+    let current = catalog
+        .current_for("300", Database::Gzss, period())
+        .unwrap();
     assert_eq!(current.sequence, 2);
     assert!(current.replaces.is_some());
-    assert_eq!(catalog.previous_delivery("300", Database::Gzss, period()).unwrap().delivery_id, current.delivery_id);
+    assert_eq!(
+        catalog
+            .previous_delivery("300", Database::Gzss, period())
+            .unwrap()
+            .delivery_id,
+        current.delivery_id
+    );
 
     // The original arriving late cannot overwrite its correction.
     let s = ingest(&wh, &[g1]).await;
@@ -120,13 +182,28 @@ async fn a_rejected_delivery_is_quarantined_and_leaves_no_trace_in_the_tables() 
     let s = ingest(&wh, &[dir]).await;
     let o = &s.outcomes[0];
     assert_eq!(o.verdict, Verdict::Rejected);
-    assert!(wh.quarantine_dir(&o.delivery_id).join("reason.json").exists());
-    assert!(wh.quarantine_dir(&o.delivery_id).join("manifest.json").exists());
+    assert!(
+        wh.quarantine_dir(&o.delivery_id)
+            .join("reason.json")
+            .exists()
+    );
+    assert!(
+        wh.quarantine_dir(&o.delivery_id)
+            .join("manifest.json")
+            .exists()
+    );
     let gzss_dir = wh.table_dir("gzss");
-    let parquet_files = walk(&gzss_dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count();
+    let parquet_files = walk(&gzss_dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count();
     assert_eq!(parquet_files, 0, "uncommitted files are removed");
     let catalog = Catalog::load(&wh).await.unwrap();
-    assert!(catalog.current_for("300", Database::Gzss, period()).is_none());
+    assert!(
+        catalog
+            .current_for("300", Database::Gzss, period())
+            .is_none()
+    );
     let q = aim_warehouse::catalog::quarantined(&wh);
     assert!(q[0].reasons[0].contains("PRV-001"));
     // Nothing anywhere in the warehouse holds the number.
@@ -135,7 +212,11 @@ async fn a_rejected_delivery_is_quarantined_and_leaves_no_trace_in_the_tables() 
             continue; // the quarantined original is kept as delivered, for the insurer's investigation
         }
         let bytes = std::fs::read(&f).unwrap();
-        assert!(!bytes.windows(11).any(|w| w == b"85073003328"), "{} holds the raw number", f.display());
+        assert!(
+            !bytes.windows(11).any(|w| w == b"85073003328"),
+            "{} holds the raw number",
+            f.display()
+        );
     }
 }
 
@@ -145,7 +226,9 @@ async fn two_writers_cannot_hold_the_warehouse() {
     let wh = new_warehouse(tmp.path()).await;
     let _held = WarehouseLock::acquire(&wh, "test").unwrap();
     let dir = popu(3).write(&tmp.path().join("inbox"));
-    let err = aim_warehouse::ingest(&wh, &[dir], &IngestOptions::default(), Arc::new(NoProgress)).await.unwrap_err();
+    let err = aim_warehouse::ingest(&wh, &[dir], &IngestOptions::default(), Arc::new(NoProgress))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("busy"), "{err}");
 }
 
@@ -154,7 +237,11 @@ async fn sql_is_read_only() {
     let tmp = tempfile::tempdir().unwrap();
     let wh = new_warehouse(tmp.path()).await;
     let ctx = query::session(&wh, &BTreeMap::new()).await.unwrap();
-    for sql in ["DROP TABLE ref_atc", "CREATE TABLE x AS SELECT 1", "INSERT INTO ref_atc SELECT * FROM ref_atc"] {
+    for sql in [
+        "DROP TABLE ref_atc",
+        "CREATE TABLE x AS SELECT 1",
+        "INSERT INTO ref_atc SELECT * FROM ref_atc",
+    ] {
         assert!(query::run_read_only(&ctx, sql).await.is_err(), "{sql}");
     }
 }
