@@ -505,10 +505,7 @@ impl<'a> Run<'a> {
                 }
                 continue;
             }
-            if raw.len() == 11
-                && raw.iter().all(u8::is_ascii_digit)
-                && aim_ttp::niss::looks_like_niss(text)
-            {
+            if holds_national_number(raw) {
                 self.niss_rows += 1;
                 failures.push(Failure {
                     rule: id::PRV_001,
@@ -536,13 +533,19 @@ impl<'a> Run<'a> {
                 Some(v) => vals[k] = v,
                 None => {
                     if !failures.iter().any(|f| f.column == c.name) {
+                        // An identifier that is not a TTP code is never echoed: it may be
+                        // a national number in some other spelling.
+                        let shown = if c.ty == ColumnType::CodedId {
+                            "(value withheld)".to_string()
+                        } else {
+                            format!("'{}'", shorten(text))
+                        };
                         failures.push(Failure {
                             rule: id::SCH_002,
                             column: c.name,
                             message: format!(
-                                "{} '{}' is not a valid {}",
+                                "{} {shown} is not a valid {}",
                                 c.name,
-                                shorten(text),
                                 c.ty.describe()
                             ),
                         });
@@ -1113,6 +1116,27 @@ impl<'a> Run<'a> {
         };
         result(rule, status, 0, rows, text)
     }
+}
+
+/// True when a field holds a national number: eleven digits with a valid mod-97 check,
+/// also when written with the usual separators (`85.07.30-033.28`).
+fn holds_national_number(raw: &[u8]) -> bool {
+    if raw.len() < 11 || raw.len() > 15 {
+        return false;
+    }
+    let mut digits = [0u8; 11];
+    let mut n = 0;
+    for &b in raw {
+        match b {
+            b'0'..=b'9' if n < 11 => {
+                digits[n] = b;
+                n += 1;
+            }
+            b'.' | b'-' | b' ' => {}
+            _ => return false,
+        }
+    }
+    n == 11 && aim_ttp::niss::looks_like_niss(std::str::from_utf8(&digits).unwrap_or(""))
 }
 
 fn name_static(name: &str) -> &'static str {

@@ -388,6 +388,21 @@ fn a_raw_national_number_rejects_the_whole_delivery_and_is_never_echoed() {
 }
 
 #[test]
+fn a_national_number_with_separators_is_caught_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rows = good_gzss_rows(500);
+    rows[3][1] = "85.07.30-033.28".into();
+    rows[4][7] = "not-a-code-85073003328x".into(); // malformed prescriber: rejected, value withheld
+    let c = check(&gzss(rows).write(tmp.path()), Some(&population()));
+    rejected_by(&c, "PRV-001");
+    let all = format!("{}{}", c.report.to_json(), c.feedback.unwrap_or_default());
+    assert!(
+        !all.contains("85.07.30-033.28") && !all.contains("85073003328"),
+        "{all}"
+    );
+}
+
+#[test]
 fn duplicate_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let mut rows = good_gzss_rows(300);

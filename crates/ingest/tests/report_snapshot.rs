@@ -10,7 +10,9 @@ fn qc_report_of_a_delivery_with_rejected_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let period: Period = "2024Q3".parse().unwrap();
     let mut b = DeliveryBuilder::new(Insurer::Liberal, Database::Gzss, period);
-    b.rows = (0..400).map(|i| gzss_row(i, i % 5, Insurer::Liberal, "2024-08-20")).collect();
+    b.rows = (0..400)
+        .map(|i| gzss_row(i, i % 5, Insurer::Liberal, "2024-08-20"))
+        .collect();
     b.rows[10][3] = "999999".into();
     b.rows[11][4] = "2024-10-01".into();
     b.rows.push(b.rows[12].clone());
@@ -18,7 +20,13 @@ fn qc_report_of_a_delivery_with_rejected_rows() {
     let codes = ReferenceCodes::from_reference(&Geography::load(&default_reference_dir()).unwrap());
     let mut pop = PopulationIndex::default();
     for n in 0..5 {
-        pop.insert(&person(n), PersonFacts { birth_year: 1980, death: None });
+        pop.insert(
+            &person(n),
+            PersonFacts {
+                birth_year: 1980,
+                death: None,
+            },
+        );
     }
     let rules = RuleCatalog::builtin();
     let ctx = CheckContext {

@@ -115,6 +115,7 @@ pub async fn ingest(
     let codes = Arc::new(crate::reference::codes(wh).await?);
     let dirs = aim_ingest::find_deliveries(paths).map_err(io("cannot list the deliveries"))?;
     let mut catalog = Catalog::load(wh).await?;
+    let mut populations = PopulationCache::default();
     let mut outcomes = Vec::new();
     let mut periods = BTreeSet::new();
     let total = dirs.len();
@@ -137,6 +138,7 @@ pub async fn ingest(
             dir,
             opened,
             &mut catalog,
+            &mut populations,
             codes.clone(),
             options,
             progress.clone(),
@@ -161,6 +163,7 @@ async fn ingest_one(
     dir: &Path,
     delivery: Option<Delivery>,
     catalog: &mut Catalog,
+    populations: &mut PopulationCache,
     codes: Arc<aim_ingest::ReferenceCodes>,
     options: &IngestOptions,
     progress: Arc<dyn IngestProgress>,
@@ -206,7 +209,7 @@ async fn ingest_one(
     let population = if m.database == Database::Popu {
         None
     } else {
-        population_index(wh, &insurer, m.period).await?
+        populations.get(wh, &insurer, m.period).await?
     };
     let previous = catalog
         .previous_delivery(&insurer, m.database, m.period)
@@ -239,7 +242,7 @@ async fn ingest_one(
             let ctx = CheckContext {
                 rules: &rules,
                 codes: &codes,
-                population: population.as_ref(),
+                population: population.as_deref(),
                 previous_volumes: volumes,
                 previous_report,
                 loaded_sequence,
@@ -301,6 +304,9 @@ async fn ingest_one(
         committed_ms: chrono::Utc::now().timestamp_millis(),
         ..record
     });
+    if m.database == Database::Popu {
+        populations.forget(&insurer, m.period);
+    }
     write_report(wh, &report)?;
     Ok(DeliveryOutcome {
         folder: dir.to_path_buf(),
@@ -444,6 +450,40 @@ fn archive(wh: &Warehouse, delivery: &Delivery) -> Result<()> {
     }
     sums.push_str(&format!("{}  manifest.json\n", delivery.manifest_sha256));
     std::fs::write(dest.join("SHA256SUMS"), sums).map_err(io("cannot write the archive checksums"))
+}
+
+/// Population indexes of the period being ingested, read once per insurer (deliveries are
+/// processed period by period, so only one period is kept).
+#[derive(Default)]
+struct PopulationCache {
+    period: Option<Period>,
+    by_insurer: std::collections::HashMap<String, Option<Arc<PopulationIndex>>>,
+}
+
+impl PopulationCache {
+    async fn get(
+        &mut self,
+        wh: &Warehouse,
+        insurer: &str,
+        period: Period,
+    ) -> Result<Option<Arc<PopulationIndex>>> {
+        if self.period != Some(period) {
+            self.period = Some(period);
+            self.by_insurer.clear();
+        }
+        if let Some(p) = self.by_insurer.get(insurer) {
+            return Ok(p.clone());
+        }
+        let p = population_index(wh, insurer, period).await?.map(Arc::new);
+        self.by_insurer.insert(insurer.to_string(), p.clone());
+        Ok(p)
+    }
+
+    fn forget(&mut self, insurer: &str, period: Period) {
+        if self.period == Some(period) {
+            self.by_insurer.remove(insurer);
+        }
+    }
 }
 
 /// The insurer's population for a period, from the warehouse (POP-001, DAT-002, DAT-003).
