@@ -918,7 +918,7 @@ impl<'a> Run<'a> {
                 }
                 Scope::Period => result(
                     rule,
-                    RuleStatus::NotEvaluated,
+                    RuleStatus::NotApplicable,
                     0,
                     rows,
                     "evaluated across insurers in the period overview, not per delivery".into(),
@@ -1016,7 +1016,7 @@ impl<'a> Run<'a> {
         if !applies {
             return result(
                 rule,
-                RuleStatus::Passed,
+                RuleStatus::NotApplicable,
                 0,
                 rows,
                 format!("does not apply to {}", self.delivery.manifest.database),

@@ -43,6 +43,8 @@ pub enum RuleStatus {
     Failed,
     /// Could not be evaluated (the reason says why): not a pass.
     NotEvaluated,
+    /// The rule does not concern this database (e.g. ATC codes in a population file).
+    NotApplicable,
 }
 
 /// One rule's result.
@@ -315,6 +317,7 @@ fn status_label(s: RuleStatus) -> &'static str {
         RuleStatus::FailedBelowThreshold => "failed (below threshold)",
         RuleStatus::Failed => "FAILED",
         RuleStatus::NotEvaluated => "not evaluated",
+        RuleStatus::NotApplicable => "not applicable",
     }
 }
 
@@ -323,7 +326,7 @@ fn status_class(s: RuleStatus) -> &'static str {
         RuleStatus::Passed => "passed",
         RuleStatus::FailedBelowThreshold => "warn",
         RuleStatus::Failed => "failed",
-        RuleStatus::NotEvaluated => "skipped",
+        RuleStatus::NotEvaluated | RuleStatus::NotApplicable => "skipped",
     }
 }
 

@@ -466,7 +466,7 @@ fn population_and_pharmacy_deliveries() {
     assert_eq!(c.report.rule("COD-003").unwrap().failing_rows, 1);
     assert_eq!(
         c.report.rule("POP-001").unwrap().status,
-        RuleStatus::Passed,
+        RuleStatus::NotApplicable,
         "does not apply to POPU"
     );
 

@@ -116,6 +116,7 @@ pub async fn ingest(
     let dirs = aim_ingest::find_deliveries(paths).map_err(io("cannot list the deliveries"))?;
     let mut catalog = Catalog::load(wh).await?;
     let mut populations = PopulationCache::default();
+    let mut open_tables = OpenTables::new();
     let mut outcomes = Vec::new();
     let mut periods = BTreeSet::new();
     let total = dirs.len();
@@ -139,6 +140,7 @@ pub async fn ingest(
             opened,
             &mut catalog,
             &mut populations,
+            &mut open_tables,
             codes.clone(),
             options,
             progress.clone(),
@@ -164,6 +166,7 @@ async fn ingest_one(
     delivery: Option<Delivery>,
     catalog: &mut Catalog,
     populations: &mut PopulationCache,
+    open_tables: &mut OpenTables,
     codes: Arc<aim_ingest::ReferenceCodes>,
     options: &IngestOptions,
     progress: Arc<dyn IngestProgress>,
@@ -224,13 +227,17 @@ async fn ingest_one(
     let loaded_sequence = current.as_ref().map(|c| c.sequence);
 
     let table_name = m.database.table_name();
-    let mut table = tables::open_or_create(
-        wh,
-        table_name,
-        &m.database.table().warehouse_schema(),
-        &["insurer", "period"],
-    )
-    .await?;
+    if !open_tables.contains_key(table_name) {
+        let t = tables::open_or_create(
+            wh,
+            table_name,
+            &m.database.table().warehouse_schema(),
+            &["insurer", "period"],
+        )
+        .await?;
+        open_tables.insert(table_name, t);
+    }
+    let table = open_tables.get_mut(table_name).expect("inserted above");
     let mut writer = tables::writer(&table, table_name)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
     let check = {
@@ -298,7 +305,7 @@ async fn ingest_one(
     meta["kind"] = serde_json::json!("delivery");
     let predicate = format!("insurer = '{insurer}' AND period = '{}'", m.period);
     let version =
-        tables::commit(&mut table, table_name, adds, removes, Some(predicate), meta).await?;
+        tables::commit(table, table_name, adds, removes, Some(predicate), meta).await?;
     catalog.push(DeliveryRecord {
         version,
         committed_ms: chrono::Utc::now().timestamp_millis(),
@@ -451,6 +458,10 @@ fn archive(wh: &Warehouse, delivery: &Delivery) -> Result<()> {
     sums.push_str(&format!("{}  manifest.json\n", delivery.manifest_sha256));
     std::fs::write(dest.join("SHA256SUMS"), sums).map_err(io("cannot write the archive checksums"))
 }
+
+/// The source tables opened during one ingest, kept open so that each commit updates the
+/// table state incrementally instead of replaying the whole log for every delivery.
+type OpenTables = std::collections::HashMap<&'static str, deltalake::DeltaTable>;
 
 /// Population indexes of the period being ingested, read once per insurer (deliveries are
 /// processed period by period, so only one period is kept).
