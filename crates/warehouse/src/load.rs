@@ -12,7 +12,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Date32Type, Int16Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use deltalake::writer::DeltaWriter;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -212,7 +212,7 @@ async fn ingest_one(
     let population = if m.database == Database::Popu {
         None
     } else {
-        populations.get(wh, &insurer, m.period).await?
+        populations.get(wh, open_tables, &insurer, m.period).await?
     };
     let previous = catalog
         .previous_delivery(&insurer, m.database, m.period)
@@ -220,6 +220,7 @@ async fn ingest_one(
     let previous_report = previous
         .as_ref()
         .and_then(|p| read_report(wh, &p.delivery_id));
+    tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), "population index ready");
     let qc_dir = wh.qc_dir(&id);
     let feedback_path = qc_dir.join("feedback.csv");
     let _ = std::fs::remove_file(&feedback_path);
@@ -272,11 +273,13 @@ async fn ingest_one(
         context: "the checker stopped".into(),
         source: std::io::Error::other(e),
     })?;
+    tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), "checked");
     if let Some(e) = write_error {
         return Err(delta(table_name)(e));
     }
     let report = report?;
     let adds = writer.flush().await.map_err(delta(table_name))?;
+    tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), files = adds.len(), "parquet files flushed");
     if report.verdict == Verdict::Rejected {
         for a in &adds {
             // The files were never committed: remove them so they do not linger.
@@ -285,6 +288,7 @@ async fn ingest_one(
         return finish_rejected(wh, dir, report, started);
     }
     archive(wh, &delivery)?;
+    tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), "archived");
     let removes =
         tables::files_to_remove(&table, table_name, Some((&insurer, &m.period.to_string())))
             .await?;
@@ -304,8 +308,8 @@ async fn ingest_one(
     let mut meta = serde_json::to_value(&record).expect("record serialises");
     meta["kind"] = serde_json::json!("delivery");
     let predicate = format!("insurer = '{insurer}' AND period = '{}'", m.period);
-    let version =
-        tables::commit(table, table_name, adds, removes, Some(predicate), meta).await?;
+    let version = tables::commit(table, table_name, adds, removes, Some(predicate), meta).await?;
+    tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), version, "committed");
     catalog.push(DeliveryRecord {
         version,
         committed_ms: chrono::Utc::now().timestamp_millis(),
@@ -315,6 +319,7 @@ async fn ingest_one(
         populations.forget(&insurer, m.period);
     }
     write_report(wh, &report)?;
+    tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), "report written");
     Ok(DeliveryOutcome {
         folder: dir.to_path_buf(),
         delivery_id: id.clone(),
@@ -475,6 +480,7 @@ impl PopulationCache {
     async fn get(
         &mut self,
         wh: &Warehouse,
+        open_tables: &mut OpenTables,
         insurer: &str,
         period: Period,
     ) -> Result<Option<Arc<PopulationIndex>>> {
@@ -485,7 +491,16 @@ impl PopulationCache {
         if let Some(p) = self.by_insurer.get(insurer) {
             return Ok(p.clone());
         }
-        let p = population_index(wh, insurer, period).await?.map(Arc::new);
+        if !open_tables.contains_key("popu") {
+            match tables::open(wh, "popu").await? {
+                Some(t) => {
+                    open_tables.insert("popu", t);
+                }
+                None => return Ok(None),
+            }
+        }
+        let popu = open_tables.get("popu").expect("inserted above");
+        let p = population_index(popu, insurer, period).await?.map(Arc::new);
         self.by_insurer.insert(insurer.to_string(), p.clone());
         Ok(p)
     }
@@ -499,14 +514,14 @@ impl PopulationCache {
 
 /// The insurer's population for a period, from the warehouse (POP-001, DAT-002, DAT-003).
 async fn population_index(
-    wh: &Warehouse,
+    popu: &deltalake::DeltaTable,
     insurer: &str,
     period: Period,
 ) -> Result<Option<PopulationIndex>> {
-    if tables::open(wh, "popu").await?.is_none() {
-        return Ok(None);
-    }
-    let ctx = crate::query::session_of(wh, &["popu".to_string()], &BTreeMap::new()).await?;
+    let ctx = datafusion::execution::context::SessionContext::new();
+    popu.update_datafusion_session(&ctx.state())
+        .map_err(delta("popu"))?;
+    ctx.register_table("popu", popu.table_provider().await?)?;
     let sql = format!(
         "SELECT person_id, birth_year, death_date FROM popu WHERE insurer = '{insurer}' AND period = '{period}'"
     );

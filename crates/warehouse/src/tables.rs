@@ -155,7 +155,8 @@ pub async fn commit(
             "another writer committed to the table during this commit"
         );
     }
-    table.update_state().await.map_err(delta(name))?;
+    // The commit returns the new table state: no need to read the log again.
+    table.state = Some(finalized.snapshot());
     Ok(version)
 }
 
