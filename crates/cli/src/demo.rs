@@ -79,7 +79,11 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     println!("    {} reference tables", imported.len());
 
     println!("3/3 checking and ingesting the deliveries");
-    let summary = rt.block_on(progress::ingest(&wh, &[deliveries.clone()], true))?;
+    let summary = rt.block_on(progress::ingest(
+        &wh,
+        std::slice::from_ref(&deliveries),
+        true,
+    ))?;
     progress::print_ingest_summary(&wh, &summary);
 
     let wh_arg = warehouse.display();

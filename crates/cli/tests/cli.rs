@@ -166,7 +166,7 @@ fn exit_statuses_status_and_sql() {
 fn start_ingest(wh: &Path, dir: &Path) -> std::process::Child {
     let lock = wh.join(".aim.lock");
     let before = std::fs::read_to_string(&lock).unwrap_or_default();
-    let child = aim()
+    let mut child = aim()
         .args([
             "ingest",
             "--warehouse",
@@ -185,6 +185,8 @@ fn start_ingest(wh: &Path, dir: &Path) -> std::process::Child {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the ingest never took the lock");
 }
 

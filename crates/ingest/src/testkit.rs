@@ -25,7 +25,7 @@ pub fn popu_row(person_n: u64, insurer: Insurer, period: Period) -> Vec<String> 
         person(person_n),
         insurer.code().into(),
         "1970".into(),
-        if person_n % 2 == 0 { "F" } else { "M" }.into(),
+        if person_n.is_multiple_of(2) { "F" } else { "M" }.into(),
         "11002".into(),
         String::new(),
         "false".into(),

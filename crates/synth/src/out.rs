@@ -32,7 +32,7 @@ impl Write for HashWriter {
 }
 
 enum Sink {
-    Gz(BufWriter<GzEncoder<HashWriter>>),
+    Gz(Box<BufWriter<GzEncoder<HashWriter>>>),
     Plain(BufWriter<HashWriter>),
 }
 
@@ -76,10 +76,10 @@ fn open(path: &Path, gzip: bool, header: &[u8]) -> Result<Sink, SynthError> {
         hasher: Sha256::new(),
     };
     let mut sink = if gzip {
-        Sink::Gz(BufWriter::with_capacity(
+        Sink::Gz(Box::new(BufWriter::with_capacity(
             128 * 1024,
             GzEncoder::new(hw, Compression::new(1)),
-        ))
+        )))
     } else {
         Sink::Plain(BufWriter::with_capacity(128 * 1024, hw))
     };
@@ -97,7 +97,7 @@ fn write_sink(s: &mut Sink, bytes: &[u8]) -> std::io::Result<()> {
 
 fn close(s: Sink) -> std::io::Result<String> {
     let hw = match s {
-        Sink::Gz(w) => w.into_inner().map_err(|e| e.into_error())?.finish()?,
+        Sink::Gz(w) => (*w).into_inner().map_err(|e| e.into_error())?.finish()?,
         Sink::Plain(w) => w.into_inner().map_err(|e| e.into_error())?,
     };
     let HashWriter { mut file, hasher } = hw;
@@ -257,7 +257,10 @@ pub fn write_data(path: &Path, text: &[u8], gzip: bool) -> Result<String, SynthE
             hasher: Sha256::new(),
         };
         if gzip {
-            Sink::Gz(BufWriter::new(GzEncoder::new(hw, Compression::new(1))))
+            Sink::Gz(Box::new(BufWriter::new(GzEncoder::new(
+                hw,
+                Compression::new(1),
+            ))))
         } else {
             Sink::Plain(BufWriter::new(hw))
         }

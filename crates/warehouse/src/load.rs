@@ -239,7 +239,7 @@ async fn ingest_one(
         open_tables.insert(table_name, t);
     }
     let table = open_tables.get_mut(table_name).expect("inserted above");
-    let mut writer = tables::writer(&table, table_name)?;
+    let mut writer = tables::writer(table, table_name)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
     let check = {
         let dir = dir.to_path_buf();
@@ -290,8 +290,7 @@ async fn ingest_one(
     archive(wh, &delivery)?;
     tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), "archived");
     let removes =
-        tables::files_to_remove(&table, table_name, Some((&insurer, &m.period.to_string())))
-            .await?;
+        tables::files_to_remove(table, table_name, Some((&insurer, &m.period.to_string()))).await?;
     let record = DeliveryRecord {
         delivery_id: id.clone(),
         insurer: insurer.clone(),

@@ -17,27 +17,28 @@ pub async fn session_of(
     names: &[String],
     versions: &BTreeMap<String, u64>,
 ) -> Result<SessionContext> {
+    let existing = wh.table_names();
+    for name in versions.keys() {
+        if !existing.contains(name) {
+            return Err(WarehouseError::NotReadOnly(format!(
+                "no table named '{name}' to read at a version"
+            )));
+        }
+    }
     let ctx = SessionContext::new();
-    for name in names.iter().cloned() {
-        let table = match versions.get(&name) {
-            Some(v) => tables::open_at(wh, &name, *v).await?,
-            None => match tables::open(wh, &name).await? {
+    for name in names {
+        let table = match versions.get(name) {
+            Some(v) => tables::open_at(wh, name, *v).await?,
+            None => match tables::open(wh, name).await? {
                 Some(t) => t,
                 None => continue,
             },
         };
         table
             .update_datafusion_session(&ctx.state())
-            .map_err(delta(&name))?;
+            .map_err(delta(name))?;
         let provider = table.table_provider().await?;
         ctx.register_table(name.as_str(), provider)?;
-    }
-    for (name, _) in versions {
-        if !wh.table_names().contains(name) {
-            return Err(WarehouseError::NotReadOnly(format!(
-                "no table named '{name}' to read at a version"
-            )));
-        }
     }
     Ok(ctx)
 }

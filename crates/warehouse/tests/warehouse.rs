@@ -94,7 +94,7 @@ async fn deliveries_commit_once_and_redeliveries_replace_with_history_kept() {
     let p = popu(20).write(&inbox);
     let g1 = gzss(100, 1).write(&inbox);
 
-    let s = ingest(&wh, &[inbox.clone()]).await;
+    let s = ingest(&wh, std::slice::from_ref(&inbox)).await;
     assert_eq!(s.outcomes.len(), 2);
     assert_eq!(s.outcomes[0].folder, p, "population first");
     assert!(
@@ -175,7 +175,7 @@ async fn a_rejected_delivery_is_quarantined_and_leaves_no_trace_in_the_tables() 
     let wh = new_warehouse(tmp.path()).await;
     let inbox = tmp.path().join("inbox");
     popu(20).write(&inbox);
-    ingest(&wh, &[inbox.clone()]).await;
+    ingest(&wh, std::slice::from_ref(&inbox)).await;
     let mut bad = gzss(5000, 1);
     bad.rows[4000][1] = "85073003328".into(); // a raw national number, late in the file
     let dir = bad.write(&tmp.path().join("bad"));
