@@ -54,7 +54,8 @@ def test_duckdb_counts_the_same_rows_in_the_delivered_csvs(built):
     wh, deliveries = built["warehouse"], built["deliveries"]
     files = sorted(str(p) for p in deliveries.glob("*-GZSS-*/*.csv.gz"))
     assert files
-    n = duckdb.sql(
+    con = duckdb.connect()
+    n = con.execute(
         f"SELECT count(*) FROM read_csv({files!r}, delim=';', header=true, all_varchar=true)"
     ).fetchone()[0]
     ours = aim_sql(wh, "SELECT count(*) AS n FROM gzss")[0]["n"]

@@ -535,18 +535,7 @@ impl Shard {
         py.supp += l.supp;
         let ins = py.p.insurer_on(l.day);
         let b = &mut self.buf;
-        b.clear();
-        b.push(b'G');
-        push_i64(b, i64::from(py.year));
-        b.push(b'-');
-        push_u64(b, u64::from(py.p.idx));
-        b.push(b'-');
-        push_u64(b, u64::from(py.seq_g));
-        b.push(b';');
-        b.extend_from_slice(&py.p.code);
-        b.push(b';');
-        b.extend_from_slice(aim_model::Insurer::ALL[ins as usize].code().as_bytes());
-        b.push(b';');
+        line_prefix(b, b'G', py, py.seq_g, ins);
         b.extend_from_slice(l.nomen.as_bytes());
         b.push(b';');
         sh.dates.push(b, l.day);
@@ -596,18 +585,7 @@ impl Shard {
         let ins = py.p.insurer_on(day);
         let pr = &sh.pharma.list[prod];
         let b = &mut self.buf;
-        b.clear();
-        b.push(b'F');
-        push_i64(b, i64::from(py.year));
-        b.push(b'-');
-        push_u64(b, u64::from(py.p.idx));
-        b.push(b'-');
-        push_u64(b, u64::from(py.seq_f));
-        b.push(b';');
-        b.extend_from_slice(&py.p.code);
-        b.push(b';');
-        b.extend_from_slice(aim_model::Insurer::ALL[ins as usize].code().as_bytes());
-        b.push(b';');
+        line_prefix(b, b'F', py, py.seq_f, ins);
         sh.dates.push(b, day);
         b.push(b';');
         b.extend_from_slice(pr.cnk.as_bytes());
@@ -1707,4 +1685,21 @@ impl TapUnits for Gz<'_> {
         self.units = units;
         self
     }
+}
+
+/// Starts a billing or pharmacy line in `b`: `line_id;person_id;insurer;` where the line id
+/// is `<kind><year>-<person number>-<sequence>`.
+fn line_prefix(b: &mut Vec<u8>, kind: u8, py: &Py, seq: u32, ins: u8) {
+    b.clear();
+    b.push(kind);
+    push_i64(b, i64::from(py.year));
+    b.push(b'-');
+    push_u64(b, u64::from(py.p.idx));
+    b.push(b'-');
+    push_u64(b, u64::from(seq));
+    b.push(b';');
+    b.extend_from_slice(&py.p.code);
+    b.push(b';');
+    b.extend_from_slice(aim_model::Insurer::ALL[ins as usize].code().as_bytes());
+    b.push(b';');
 }
