@@ -15,10 +15,8 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use chrono::NaiveDate;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -264,22 +262,12 @@ impl<'a> Run<'a> {
                     message: format!("file {} is empty (no header)", f.name),
                 }));
             }
-            let hashing = HashingReader {
-                inner: file,
-                hasher: Sha256::new(),
-            };
             let before = self.rows_read;
-            let (stop, hashing) = if f.name.ends_with(".gz") {
-                let decoder = flate2::read::MultiGzDecoder::new(hashing);
-                let (stop, rdr) = self.read_csv(&f.name, decoder, sink, progress)?;
-                (stop, rdr.into_inner())
-            } else {
-                self.read_csv(&f.name, hashing, sink, progress)?
-            };
+            let reader = crate::reader::spawn(file, f.name.ends_with(".gz"));
+            let (stop, digest) = self.read_csv(&f.name, reader, sink, progress)?;
             if stop.is_some() {
                 return Ok(stop);
             }
-            let digest = hashing.finish();
             if digest != f.sha256.to_ascii_lowercase() {
                 return Ok(Some(Stop {
                     rule: id::MAN_002,
@@ -304,30 +292,31 @@ impl<'a> Run<'a> {
         Ok(None)
     }
 
-    fn read_csv<R: Read>(
+    /// Checks the records the reader thread hands over; returns the delivery-scope failure
+    /// that stopped reading, if any, and the file's SHA-256.
+    fn read_csv(
         &mut self,
         name: &str,
-        reader: R,
+        reader: crate::reader::FileReader,
         sink: &mut dyn RowSink,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<(Option<Stop>, R), IngestError> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .delimiter(aim_model::delivery::SEPARATOR)
-            .has_headers(true)
-            .flexible(true)
-            .buffer_capacity(1 << 20)
-            .from_reader(reader);
-        let header = match rdr.byte_headers() {
-            Ok(h) => h.clone(),
-            Err(e) => {
+    ) -> Result<(Option<Stop>, String), IngestError> {
+        use crate::reader::ReadMsg;
+        let header = match reader.messages.recv() {
+            Ok(ReadMsg::Header(h)) => h,
+            Ok(ReadMsg::Failed { message, .. }) => {
                 let stop = Stop {
                     rule: id::FMT_001,
-                    message: format!(
-                        "file {name}: cannot read the header: {}",
-                        describe_csv_error(&e)
-                    ),
+                    message: format!("file {name}: cannot read the header: {message}"),
                 };
-                return Ok((Some(stop), rdr.into_inner()));
+                return Ok((Some(stop), String::new()));
+            }
+            _ => {
+                let stop = Stop {
+                    rule: id::FMT_001,
+                    message: format!("file {name}: the reader stopped before the header"),
+                };
+                return Ok((Some(stop), String::new()));
             }
         };
         let positions = match header_positions(self.table, &header) {
@@ -338,58 +327,69 @@ impl<'a> Run<'a> {
                         rule: id::FMT_002,
                         message: format!("file {name}: {message}"),
                     }),
-                    rdr.into_inner(),
+                    String::new(),
                 ));
             }
         };
-        let mut record = csv::ByteRecord::new();
         let mut vals = vec![Val::Null; self.table.columns.len()];
         let mut failures: Vec<Failure> = Vec::new();
         let mut line: u64 = 1;
-        loop {
-            match rdr.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
+        let digest = loop {
+            let chunk = match reader.messages.recv() {
+                Ok(ReadMsg::Rows(chunk)) => chunk,
+                Ok(ReadMsg::Done { sha256 }) => break sha256,
+                Ok(ReadMsg::Failed {
+                    after_line,
+                    message,
+                }) => {
                     let stop = Stop {
                         rule: id::FMT_001,
                         message: format!(
-                            "file {name} is corrupt or truncated after line {line}: {}",
-                            describe_csv_error(&e)
+                            "file {name} is corrupt or truncated after line {after_line}: {message}"
                         ),
                     };
-                    return Ok((Some(stop), rdr.into_inner()));
+                    return Ok((Some(stop), String::new()));
+                }
+                Ok(ReadMsg::Header(_)) | Err(_) => {
+                    let stop = Stop {
+                        rule: id::FMT_001,
+                        message: format!("file {name}: the reader stopped unexpectedly"),
+                    };
+                    return Ok((Some(stop), String::new()));
+                }
+            };
+            for record in &chunk {
+                line += 1;
+                self.rows_read += 1;
+                failures.clear();
+                self.check_row(record, &positions, &mut vals, &mut failures, header.len());
+                let rejected = failures
+                    .iter()
+                    .any(|f| self.ctx.rules.get(f.rule).level == Level::Error);
+                for f in &failures {
+                    let t = self.tallies.entry(f.rule).or_default();
+                    t.rows += 1;
+                    if t.examples.len() < MAX_EXAMPLES {
+                        t.examples
+                            .push(format!("{name} line {line}: {}", f.message));
+                    }
+                }
+                if rejected {
+                    self.rows_rejected += 1;
+                    self.write_feedback(name, line, record, &positions, &failures);
+                } else {
+                    self.rows_accepted += 1;
+                    self.builder.append(record, &positions, &vals);
+                    if self.builder.len() >= self.ctx.batch_rows {
+                        self.flush(sink)?;
+                        progress(self.rows_read);
+                    }
                 }
             }
-            line += 1;
-            self.rows_read += 1;
-            failures.clear();
-            self.check_row(&record, &positions, &mut vals, &mut failures, header.len());
-            let rejected = failures
-                .iter()
-                .any(|f| self.ctx.rules.get(f.rule).level == Level::Error);
-            for f in &failures {
-                let t = self.tallies.entry(f.rule).or_default();
-                t.rows += 1;
-                if t.examples.len() < MAX_EXAMPLES {
-                    t.examples
-                        .push(format!("{name} line {line}: {}", f.message));
-                }
-            }
-            if rejected {
-                self.rows_rejected += 1;
-                self.write_feedback(name, line, &record, &positions, &failures);
-            } else {
-                self.rows_accepted += 1;
-                self.builder.append(&record, &positions, &vals);
-                if self.builder.len() >= self.ctx.batch_rows {
-                    self.flush(sink)?;
-                    progress(self.rows_read);
-                }
-            }
-        }
+            let _ = reader.recycle.send(chunk);
+        };
         progress(self.rows_read);
-        Ok((None, rdr.into_inner()))
+        Ok((None, digest))
     }
 
     fn flush(&mut self, sink: &mut dyn RowSink) -> Result<(), IngestError> {
@@ -1175,15 +1175,6 @@ fn hash128(parts: &[&[u8]]) -> u128 {
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
-fn describe_csv_error(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Io(io) => {
-            format!("{io} (a gzip file that is truncated or corrupt reads this way)")
-        }
-        _ => e.to_string(),
-    }
-}
-
 /// Maps each schema column to its position in the file's header.
 fn header_positions(table: &TableDef, header: &csv::ByteRecord) -> Result<Vec<usize>, String> {
     let names: Vec<String> = header
@@ -1223,29 +1214,6 @@ fn header_positions(table: &TableDef, header: &csv::ByteRecord) -> Result<Vec<us
             table.code,
             problems.join("; ")
         ))
-    }
-}
-
-/// Hashes the bytes read through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-impl<R: Read> HashingReader<R> {
-    /// Reads what is left (bytes after the CSV's end, gzip trailers) and returns the digest.
-    fn finish(mut self) -> String {
-        let mut rest = Vec::new();
-        let _ = self.read_to_end(&mut rest);
-        hex::encode(self.hasher.finalize())
     }
 }
 

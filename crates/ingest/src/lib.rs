@@ -14,6 +14,7 @@
 pub mod check;
 pub mod context;
 pub mod delivery;
+mod reader;
 pub mod report;
 pub mod rules;
 pub mod testkit;

@@ -430,7 +430,8 @@ pub fn default_reference_dir() -> PathBuf {
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     // crates/model → repository root → its parent holds shared/.
-    manifest.join("../../../shared/data")
+    let dir = manifest.join("../../../shared/data");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 #[cfg(test)]
