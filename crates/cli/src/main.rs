@@ -190,7 +190,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AIM_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // The Delta kernel logs as errors conditions that aim reports itself.
+                .unwrap_or_else(|_| "warn,buoyant_kernel=off,buoyant_kernel_engine=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -198,7 +199,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -331,6 +332,20 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// The error and its causes, each cause only when it adds something to the text before it
+/// (our error types already include their source in their message).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {

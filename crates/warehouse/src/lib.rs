@@ -79,6 +79,9 @@ pub enum WarehouseError {
     /// The SQL statement is not a read-only query.
     #[error("only read-only queries are allowed here: {0}")]
     NotReadOnly(String),
+    /// A table version that does not exist.
+    #[error("{0}")]
+    NoSuchVersion(String),
 }
 
 /// Result alias.

@@ -20,7 +20,7 @@ pub async fn session_of(
     let existing = wh.table_names();
     for name in versions.keys() {
         if !existing.contains(name) {
-            return Err(WarehouseError::NotReadOnly(format!(
+            return Err(WarehouseError::NoSuchVersion(format!(
                 "no table named '{name}' to read at a version"
             )));
         }
@@ -28,7 +28,18 @@ pub async fn session_of(
     let ctx = SessionContext::new();
     for name in names {
         let table = match versions.get(name) {
-            Some(v) => tables::open_at(wh, name, *v).await?,
+            Some(v) => {
+                let latest = tables::open(wh, name)
+                    .await?
+                    .and_then(|t| t.version())
+                    .unwrap_or(0);
+                if *v > latest {
+                    return Err(WarehouseError::NoSuchVersion(format!(
+                        "table {name} has versions 0 to {latest}; there is no version {v}"
+                    )));
+                }
+                tables::open_at(wh, name, *v).await?
+            }
             None => match tables::open(wh, name).await? {
                 Some(t) => t,
                 None => continue,
@@ -93,10 +104,6 @@ pub fn write_results(
             w.write_batches(&refs)
                 .map_err(|e| WarehouseError::Query(e.into()))?;
             w.finish().map_err(|e| WarehouseError::Query(e.into()))?;
-            // An empty result is still a JSON array.
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                let _ = out.write_all(b"[]");
-            }
             let _ = out.write_all(b"\n");
         }
     }
