@@ -146,6 +146,24 @@ fn exit_statuses_status_and_sql() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(gzss_count(&wh), Some(200));
 
+    let whs = wh.to_str().unwrap();
+    let o = run(&["sql", "--warehouse", whs, "--at", "gzss=99", "SELECT 1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("there is no version 99"), "{}", text(&o));
+    let o = run(&[
+        "sql",
+        "--warehouse",
+        whs,
+        "--format",
+        "json",
+        "SELECT 1 AS x WHERE false",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "[]",
+        "an empty result is an empty JSON array"
+    );
+
     let o = run(&[
         "ingest",
         "--warehouse",
