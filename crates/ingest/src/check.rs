@@ -517,7 +517,7 @@ impl<'a> Run<'a> {
             let parsed = match c.ty {
                 ColumnType::Text => Some(Val::Str),
                 ColumnType::CodedId => aim_model::is_coded_id(text).then_some(Val::Str),
-                ColumnType::Code(cs) => self.check_code(cs, text, c.name, vals, failures),
+                ColumnType::Code(cs) => self.check_code(cs, text, c.name, failures),
                 ColumnType::Date => parse_date(raw).map(|d| Val::Date(date32(d))),
                 ColumnType::Year => parse_int(raw)
                     .and_then(|v| i16::try_from(v).ok())
@@ -553,19 +553,15 @@ impl<'a> Run<'a> {
                 }
             }
         }
+        let other_insurer = self.count_insurer_mismatch(record, positions);
         // Row rules that combine columns run only on rows whose values parsed.
         if failures
             .iter()
             .any(|f| matches!(f.rule, "FMT-004" | "SCH-001" | "SCH-002" | "PRV-001"))
         {
-            self.count_insurer_mismatch(record, positions);
             return;
         }
-        self.count_insurer_mismatch(record, positions);
-        if positions
-            .get(self.cols.insurer)
-            .is_some_and(|&p| record[p] != *self.delivery.manifest.insurer.code().as_bytes())
-        {
+        if other_insurer {
             failures.push(Failure {
                 rule: id::MAN_003,
                 column: "insurer",
@@ -585,13 +581,17 @@ impl<'a> Run<'a> {
         self.check_duplicate(record, positions, failures);
     }
 
-    fn count_insurer_mismatch(&mut self, record: &csv::ByteRecord, positions: &[usize]) {
-        if positions.get(self.cols.insurer).is_some_and(|&p| {
+    /// Counts (for MAN-003) and tells whether the row names another insurer than the
+    /// manifest.
+    fn count_insurer_mismatch(&mut self, record: &csv::ByteRecord, positions: &[usize]) -> bool {
+        let other = positions.get(self.cols.insurer).is_some_and(|&p| {
             let v = &record[p];
             !v.is_empty() && *v != *self.delivery.manifest.insurer.code().as_bytes()
-        }) {
+        });
+        if other {
             self.insurer_mismatch += 1;
         }
+        other
     }
 
     fn check_code(
@@ -599,7 +599,6 @@ impl<'a> Run<'a> {
         cs: CodeSystem,
         text: &str,
         column: &'static str,
-        vals: &[Val],
         failures: &mut Vec<Failure>,
     ) -> Option<Val> {
         let codes = self.ctx.codes;
@@ -627,7 +626,6 @@ impl<'a> Run<'a> {
             CodeSystem::Municipality => {
                 // The list in force on the reference date (POPU's reference_date is parsed later
                 // in the row, so use the period end, which the reference date must equal).
-                let _ = vals;
                 if codes.municipalities_on(self.period.end()).contains(text) {
                     Some(Val::Str)
                 } else {
@@ -683,7 +681,7 @@ impl<'a> Run<'a> {
             {
                 failures.push(Failure {
                     rule: id::DAT_001,
-                    column: name_static(name),
+                    column: name,
                     message: format!("{name} {d} is outside {period}"),
                 });
             }
@@ -1137,14 +1135,6 @@ fn holds_national_number(raw: &[u8]) -> bool {
         }
     }
     n == 11 && aim_ttp::niss::looks_like_niss(std::str::from_utf8(&digits).unwrap_or(""))
-}
-
-fn name_static(name: &str) -> &'static str {
-    match name {
-        "exit_date" => "exit_date",
-        "death_date" => "death_date",
-        _ => "",
-    }
 }
 
 fn cents_text(c: i128) -> String {

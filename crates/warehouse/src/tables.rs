@@ -11,7 +11,6 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::RecordBatchWriter;
 use deltalake::{DeltaTable, FilterOp, FilterValue};
 use futures::TryStreamExt;
-use std::collections::HashMap;
 use url::Url;
 
 /// Key under which the platform stores its own metadata in each commit.
@@ -181,11 +180,4 @@ pub async fn history(table: &DeltaTable, name: &str) -> Result<Vec<(u64, i64, se
     }
     out.sort_by_key(|(v, _, _)| *v);
     Ok(out)
-}
-
-/// Metadata map helper for tests and callers.
-pub fn metadata_map(v: &serde_json::Value) -> HashMap<String, serde_json::Value> {
-    v.as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
 }
