@@ -46,7 +46,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     let warehouse = args.out.join("warehouse");
 
     println!(
-        "1/3 synthesising {} persons over 2023-2024 (seed {}) into {}",
+        "1/4 synthesising {} persons over 2023-2024 (seed {}) into {}",
         args.persons,
         args.seed,
         deliveries.display()
@@ -69,7 +69,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         synth.elapsed.as_secs_f64()
     );
 
-    println!("2/3 importing reference data from {}", reference.display());
+    println!("2/4 importing reference data from {}", reference.display());
     let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
     let rt = crate::runtime()?;
     let imported = {
@@ -78,13 +78,21 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     };
     println!("    {} reference tables", imported.len());
 
-    println!("3/3 checking and ingesting the deliveries");
+    println!("3/4 checking and ingesting the deliveries");
     let summary = rt.block_on(progress::ingest(
         &wh,
         std::slice::from_ref(&deliveries),
         true,
     ))?;
     progress::print_ingest_summary(&wh, &summary);
+
+    println!("4/4 deriving hospital stays, one row per person and year, and the permanent sample");
+    let built = rt.block_on(progress::build(
+        &wh,
+        &aim_derive::BuildOptions::default(),
+        true,
+    ))?;
+    progress::print_build_summary(&wh, &built);
 
     let wh_arg = warehouse.display();
     println!(
@@ -98,6 +106,12 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     println!("  what is loaded:  aim status --warehouse {wh_arg}");
     println!(
         "  query it:        aim sql --warehouse {wh_arg} \"SELECT insurer, count(*) AS lines, sum(amount_reimbursed) AS reimbursed FROM gzss GROUP BY insurer ORDER BY insurer\""
+    );
+    println!(
+        "  derived data:    aim sql --warehouse {wh_arg} \"SELECT year, count(*) AS persons, avg(gp_contacts) AS gp, sum(CASE WHEN pp_diabetes_insulin OR pp_diabetes_no_insulin THEN 1 ELSE 0 END) AS diabetes FROM pati GROUP BY year\""
+    );
+    println!(
+        "  the sample:      aim sql --sample --warehouse {wh_arg} \"SELECT year, count(*) AS members, sum(eps_weight) AS represented FROM pati GROUP BY year\""
     );
     println!("  tables (Delta Lake, readable by Spark, Polars, DuckDB): {wh_arg}/tables/");
     Ok(if summary.any_rejected() { 3 } else { 0 })

@@ -82,11 +82,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Derive hospital stays (hosp), one row per person and year (pati) and the permanent
+    /// sample from the loaded deliveries; only the years whose inputs changed are rebuilt.
+    Build {
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Only this year (repeatable). Default: every year with deliveries.
+        #[arg(long)]
+        year: Vec<i32>,
+        /// Rebuild even the years whose inputs did not change.
+        #[arg(long)]
+        force: bool,
+        /// Drop all derived tables first and rebuild them (after a change of definitions).
+        #[arg(long)]
+        rebuild: bool,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a read-only SQL query on the warehouse.
     Sql {
         /// Warehouse folder.
         #[arg(long)]
         warehouse: PathBuf,
+        /// Query the permanent sample only: its tables (popu, gzss, faru, hosp, pati) under
+        /// the same names, restricted to the sample's members.
+        #[arg(long)]
+        sample: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
@@ -103,8 +126,8 @@ enum Command {
     },
     /// Print generated documentation.
     Docs {
-        /// Which document: data-model.
-        #[arg(value_parser = ["data-model"])]
+        /// Which document: data-model (docs/data-model.md) or derived (docs/pati-variables.md).
+        #[arg(value_parser = ["data-model", "derived"])]
         which: String,
     },
 }
@@ -288,13 +311,47 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Build {
+            warehouse,
+            year,
+            force,
+            rebuild,
+            json,
+        } => {
+            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+            let opts = aim_derive::BuildOptions {
+                years: (!year.is_empty()).then(|| year.into_iter().collect()),
+                force,
+                rebuild,
+            };
+            let summary = runtime()?.block_on(progress::build(&wh, &opts, !json))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                progress::print_build_summary(&wh, &summary);
+            }
+            Ok(0)
+        }
         Command::Sql {
             warehouse,
+            sample,
             format,
             at,
             query,
         } => {
             let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+            let wh = if sample {
+                let s = wh.sample();
+                if s.table_names().is_empty() {
+                    anyhow::bail!(
+                        "the warehouse has no sample yet: run `aim build --warehouse {}` first",
+                        warehouse.display()
+                    );
+                }
+                s
+            } else {
+                wh
+            };
             let versions: BTreeMap<String, u64> = at.into_iter().collect();
             let rt = runtime()?;
             let batches = rt.block_on(async {
@@ -327,6 +384,10 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Docs { which } => {
             match which.as_str() {
                 "data-model" => print!("{}", aim_model::docs::data_model_markdown()),
+                "derived" => print!(
+                    "{}",
+                    aim_derive::definitions::catalogue_markdown(&aim_derive::Definitions::builtin())
+                ),
                 _ => unreachable!("clap restricts the values"),
             }
             Ok(0)

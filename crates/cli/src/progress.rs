@@ -133,3 +133,103 @@ pub fn print_ingest_summary(wh: &Warehouse, summary: &IngestSummary) {
     }
     println!("warehouse: {}", wh.root().display());
 }
+
+struct BuildBar(ProgressBar);
+
+impl aim_derive::BuildProgress for BuildBar {
+    fn step(&self, year: i32, step: &str) {
+        self.0.set_message(format!("{year}: {step}"));
+    }
+}
+
+/// Derives the years that need it, with a spinner naming the step.
+pub async fn build(
+    wh: &Warehouse,
+    opts: &aim_derive::BuildOptions,
+    show: bool,
+) -> Result<aim_derive::BuildSummary> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_draw_target(if show {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} build {msg} ({elapsed})").expect("valid"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let defs = aim_derive::Definitions::builtin();
+    let summary = aim_derive::build(wh, &defs, opts, Arc::new(BuildBar(bar.clone()))).await;
+    bar.finish_and_clear();
+    Ok(summary?)
+}
+
+/// Prints what a build did.
+pub fn print_build_summary(wh: &Warehouse, summary: &aim_derive::BuildSummary) {
+    if summary.years.is_empty() {
+        println!("nothing to build: no year with deliveries");
+    }
+    for y in &summary.years {
+        match &y.counters {
+            None => println!(
+                "{}: up to date (inputs unchanged since the last build)",
+                y.year
+            ),
+            Some(c) => {
+                let members: u64 = c.sample_members.iter().sum();
+                println!(
+                    "{}: built in {:.1} s: {} persons, {} classic stays ({} transfers), {} day stays, {} sample members",
+                    y.year,
+                    y.seconds,
+                    c.persons,
+                    c.classic_stays,
+                    c.transfers,
+                    c.day_stays,
+                    members
+                );
+                let notes = [
+                    (
+                        "billing lines of persons not in the population",
+                        c.gzss_lines_person_not_in_population,
+                    ),
+                    (
+                        "pharmacy lines of persons not in the population",
+                        c.faru_lines_person_not_in_population,
+                    ),
+                    (
+                        "lines dated after the person's death (kept)",
+                        c.lines_after_death,
+                    ),
+                    (
+                        "lines with a nomenclature code missing from the reference (spending group 'other')",
+                        c.lines_unknown_nomenclature,
+                    ),
+                    ("cancelled hospital days", c.stays.cancelled_hospital_days),
+                    (
+                        "hospital days billed twice (counted once)",
+                        c.stays.hospital_days_billed_twice,
+                    ),
+                    (
+                        "overlapping hospital days dropped",
+                        c.stays.overlapping_hospital_days,
+                    ),
+                    ("cancelled day stays", c.stays.cancelled_day_stays),
+                    (
+                        "doctors' fees outside any stay",
+                        c.stays.hospital_fees_outside_stays,
+                    ),
+                ];
+                for (what, n) in notes {
+                    if n > 0 {
+                        println!("    {n} {what}");
+                    }
+                }
+                println!(
+                    "    report: {}/qc/build-{}.json",
+                    wh.root().display(),
+                    y.year
+                );
+            }
+        }
+    }
+}

@@ -174,6 +174,15 @@ impl Warehouse {
         self.root.join("quarantine").join(delivery_id)
     }
 
+    /// The permanent sample's own table folder (`WH/sample`): the same layout, holding the
+    /// source and derived tables restricted to the sample's members. It shares the
+    /// warehouse's lock.
+    pub fn sample(&self) -> Warehouse {
+        Warehouse {
+            root: self.root.join("sample"),
+        }
+    }
+
     /// Names of the Delta tables present.
     pub fn table_names(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.root.join("tables"))

@@ -111,6 +111,53 @@ pub async fn files_to_remove(
         .collect())
 }
 
+/// One active data file of a table: its path inside the table folder (decoded) and its
+/// partition values.
+#[derive(Debug, Clone)]
+pub struct ActiveFile {
+    /// Path relative to the table folder, percent-decoded.
+    pub path: String,
+    /// Partition column → value.
+    pub partition: std::collections::HashMap<String, Option<String>>,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// Every active data file of the table's loaded version.
+pub async fn active_files(table: &DeltaTable, name: &str) -> Result<Vec<ActiveFile>> {
+    let files: Vec<_> = table
+        .get_active_add_actions_by_partitions(&[])
+        .try_collect()
+        .await
+        .map_err(delta(name))?;
+    Ok(files
+        .iter()
+        .map(|f| ActiveFile {
+            path: crate::load::percent_decode(&f.path()),
+            partition: f.partition_values_map(),
+            size: f.size(),
+        })
+        .collect())
+}
+
+/// Remove actions for the active files whose partition values satisfy `matches`.
+pub async fn files_to_remove_where(
+    table: &DeltaTable,
+    name: &str,
+    matches: impl Fn(&std::collections::HashMap<String, Option<String>>) -> bool,
+) -> Result<Vec<Action>> {
+    let files: Vec<_> = table
+        .get_active_add_actions_by_partitions(&[])
+        .try_collect()
+        .await
+        .map_err(delta(name))?;
+    Ok(files
+        .iter()
+        .filter(|f| matches(&f.partition_values_map()))
+        .map(|f| Action::Remove(f.remove_action(true)))
+        .collect())
+}
+
 /// Commits added files and removed files as one new version, with the platform's
 /// metadata. Returns the new version.
 pub async fn commit(
