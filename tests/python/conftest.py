@@ -30,3 +30,48 @@ def built(tmp_path_factory):
     r = run_aim("ingest", "--warehouse", str(wh), str(deliveries))
     assert r.returncode == 0, r.stdout + r.stderr
     return {"deliveries": deliveries, "warehouse": wh}
+
+
+def aim_has_build() -> bool:
+    """True when the binary under test has the `build` command (docs/derived-data.md)."""
+    return run_aim("build", "--help").returncode == 0
+
+
+def run_build(wh) -> None:
+    if not aim_has_build():
+        pytest.skip(f"{aim_bin()} has no `build` command yet (`aim build --help` fails)")
+    r = run_aim("build", "--warehouse", str(wh))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="session")
+def built_derived(built):
+    """The `built` warehouse after `aim build` (skipped when the binary has no `build`)."""
+    run_build(built["warehouse"])
+    return built
+
+
+@pytest.fixture(scope="session")
+def edge_built(tmp_path_factory):
+    """Like `built`, with the edge cases of tests/python/edge_cases.py injected into the
+    deliveries before ingest (corrections, overlaps, double billing, …)."""
+    from edge_cases import inject
+
+    root = tmp_path_factory.mktemp("aim-edge")
+    deliveries, wh = root / "deliveries", root / "wh"
+    r = run_aim("synth", "--persons", "3000", "--years", "2024", "--seed", "7", "--out", str(deliveries))
+    assert r.returncode == 0, r.stderr
+    expected = inject(deliveries, 2024)
+    reference = os.environ.get("AIM_REFERENCE_DIR", str(REPO.parent / "shared" / "data"))
+    r = run_aim("reference", "import", "--warehouse", str(wh), reference)
+    assert r.returncode == 0, r.stderr
+    r = run_aim("ingest", "--warehouse", str(wh), str(deliveries))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return {"deliveries": deliveries, "warehouse": wh, "expected": expected, "root": root}
+
+
+@pytest.fixture(scope="session")
+def edge_derived(edge_built):
+    """The edge-case warehouse after `aim build` (skipped when the binary has no `build`)."""
+    run_build(edge_built["warehouse"])
+    return edge_built

@@ -142,6 +142,8 @@ impl YearData {
 
 #[derive(Clone, Copy)]
 struct CodeInfo {
+    /// In `ref_nomenclature`.
+    known: bool,
     group: u8,
     contact: Option<Contact>,
     hosp: Option<HospLineKind>,
@@ -159,6 +161,7 @@ fn code_table(defs: &Definitions, reference: &Reference) -> HashMap<String, Code
         out.insert(
             code.clone(),
             CodeInfo {
+                known: true,
                 group: defs.spending_group_of(Some(care_group)) as u8,
                 contact: None,
                 hosp,
@@ -179,6 +182,7 @@ fn code_table(defs: &Definitions, reference: &Reference) -> HashMap<String, Code
         for code in codes {
             // A contact code missing from the reference still counts as a contact.
             let e = out.entry(code.clone()).or_insert(CodeInfo {
+                known: false,
                 group: defs.other_group() as u8,
                 contact: None,
                 hosp: None,
@@ -237,7 +241,8 @@ struct GzssState {
 struct FaruState {
     atc_ids: HashMap<String, u32>,
     atc_names: Vec<String>,
-    ddd: HashMap<u64, (f64, i64)>,
+    /// (person << 24 | ATC id) → (signed DDD in hundredths, packages).
+    ddd: HashMap<u64, (i64, i64)>,
     rows: u64,
     not_in_population: u64,
     after_death: u64,
@@ -440,7 +445,7 @@ fn gzss_batch(
         };
         let code = nomen.value(i);
         let info = codes.get(code).copied();
-        if info.is_none() {
+        if !info.is_some_and(|x| x.known) {
             st.unknown += 1;
             if st.unknown_codes.len() < 20 && !st.unknown_codes.iter().any(|c| c == code) {
                 st.unknown_codes.push(code.to_string());
@@ -535,10 +540,12 @@ fn faru_batch(
         sh.add(p, base + 1, copay.value(i) as i64);
         let code = atc.value(i);
         let pk = packages.value(i);
-        let signed = if pk < 0 {
-            -ddd.value(i).abs()
+        // DDD are delivered with two decimals: summed exactly, in hundredths.
+        let hundredths = (ddd.value(i).abs() * 100.0).round() as i64;
+        let signed = if pk < 0 || ddd.value(i) < 0.0 {
+            -hundredths
         } else {
-            ddd.value(i)
+            hundredths
         };
         let id = match st.atc_ids.get(code) {
             Some(&id) => id,
@@ -555,7 +562,7 @@ fn faru_batch(
         let e = st
             .ddd
             .entry(((p as u64) << 24) | u64::from(id))
-            .or_insert((0.0, 0));
+            .or_insert((0, 0));
         e.0 += signed;
         e.1 += i64::from(pk);
         if sh.member[p] {
@@ -584,7 +591,7 @@ fn drugs(
     }
     let mut global: HashMap<String, u32> = HashMap::new();
     let mut masks: Vec<u64> = Vec::new();
-    let mut entries: Vec<(u64, f64, i64)> = Vec::new();
+    let mut entries: Vec<(u64, i64, i64)> = Vec::new();
     for st in states {
         counters.faru_rows += st.rows;
         counters.faru_lines_person_not_in_population += st.not_in_population;
@@ -615,20 +622,20 @@ fn drugs(
     entries.sort_unstable_by_key(|e| e.0);
     let mut flags = vec![0u64; persons];
     let mut substances = vec![0u16; persons];
-    let mut sums = vec![(0.0f64, 0i64); groups.len()];
+    let mut sums = vec![(0i64, 0i64); groups.len()];
     let mut i = 0;
     while i < entries.len() {
         let p = (entries[i].0 >> 24) as usize;
-        sums.iter_mut().for_each(|s| *s = (0.0, 0));
+        sums.iter_mut().for_each(|s| *s = (0, 0));
         while i < entries.len() && (entries[i].0 >> 24) as usize == p {
             let key = entries[i].0;
-            let (mut d, mut pk) = (0.0, 0i64);
+            let (mut d, mut pk) = (0i64, 0i64);
             while i < entries.len() && entries[i].0 == key {
                 d += entries[i].1;
                 pk += entries[i].2;
                 i += 1;
             }
-            if d >= 80.0 {
+            if d >= 80 * 100 {
                 substances[p] = substances[p].saturating_add(1);
             }
             let mask = masks[(key & 0xFF_FFFF) as usize];
@@ -645,7 +652,7 @@ fn drugs(
             let on = if g.min_ddd == 0.0 {
                 pk > 0
             } else {
-                d >= g.min_ddd
+                d as f64 >= g.min_ddd * 100.0
             };
             if on {
                 f |= 1 << k;
