@@ -289,3 +289,69 @@ fn an_ingest_killed_at_any_moment_leaves_the_previous_version() {
         "one commit for the original, one for the re-delivery (committed early: {committed})"
     );
 }
+
+#[test]
+fn build_derives_once_and_the_sample_is_queried_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let o = run(&["build", "--warehouse", w]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no population table yet"), "{}", text(&o));
+    let o = run(&["sql", "--sample", "--warehouse", w, "SELECT 1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("run `aim build"), "{}", text(&o));
+
+    let inbox = tmp.path().join("inbox");
+    population(&inbox, 2_000);
+    billing(&inbox, 500, 1);
+    assert!(
+        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = run(&["build", "--warehouse", w]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2024: built"), "{}", text(&o));
+    let o = run(&["build", "--warehouse", w, "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["years"][0]["status"], "up_to_date");
+
+    let count = |args: &[&str]| -> u64 {
+        let o = run(args);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let members = count(&[
+        "sql",
+        "--warehouse",
+        w,
+        "SELECT count(*) FROM pati WHERE eps_member",
+    ]);
+    let sample = count(&[
+        "sql",
+        "--sample",
+        "--warehouse",
+        w,
+        "SELECT count(*) FROM pati",
+    ]);
+    assert_eq!(members, sample);
+    assert!(sample > 20, "{sample} members of 2,000");
+    // The sample session does not see the full tables' rows.
+    let lines = count(&[
+        "sql",
+        "--sample",
+        "--warehouse",
+        w,
+        "SELECT count(DISTINCT person_id) FROM gzss",
+    ]);
+    assert!(lines <= sample);
+    let o = run(&["docs", "derived"]);
+    assert!(text(&o).contains("pp_diabetes_insulin"));
+}

@@ -453,3 +453,49 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_document_is_up_to_date() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/pati-variables.md");
+        let expected = catalogue_markdown(&Definitions::builtin());
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        if actual != expected {
+            if std::env::var_os("AIM_BLESS").is_some() {
+                std::fs::write(&path, &expected).unwrap();
+            } else {
+                panic!(
+                    "docs/pati-variables.md is out of date: run `AIM_BLESS=1 cargo test -p aim-derive` to regenerate it"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_catalogue_column_has_a_known_type_and_a_definition() {
+        let d = Definitions::builtin();
+        let cols = d.pati_columns();
+        let mut names = std::collections::HashSet::new();
+        for v in &cols {
+            assert!(
+                ["text", "integer", "boolean", "date", "amount"].contains(&v.kind.as_str()),
+                "{}: type {}",
+                v.name,
+                v.kind
+            );
+            assert!(
+                !v.definition.is_empty() && !v.source.is_empty(),
+                "{}",
+                v.name
+            );
+            assert!(!v.name.contains('{'), "unexpanded pattern {}", v.name);
+            assert!(names.insert(v.name.clone()), "{} twice", v.name);
+        }
+        assert!(names.contains("pp_hiv") && names.contains("reimbursed_pharmacy"));
+        assert!(!names.contains("supplement_pharmacy"));
+    }
+}
