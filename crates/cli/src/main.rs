@@ -300,14 +300,34 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Status { warehouse, json } => {
             let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-            let catalog = runtime()?.block_on(aim_warehouse::Catalog::load(&wh))?;
+            let rt = runtime()?;
+            let catalog = rt.block_on(aim_warehouse::Catalog::load(&wh))?;
             let quarantined = aim_warehouse::catalog::quarantined(&wh);
+            let derived = rt.block_on(aim_derive::build::freshness(
+                &wh,
+                &aim_derive::Definitions::builtin(),
+            ))?;
             if json {
                 let current: Vec<_> = catalog.current().into_iter().cloned().collect();
-                let value = serde_json::json!({ "loaded": current, "history": catalog.records, "quarantined": quarantined });
+                let derived: BTreeMap<String, _> =
+                    derived.iter().map(|(y, s)| (y.to_string(), s)).collect();
+                let value = serde_json::json!({ "loaded": current, "history": catalog.records, "quarantined": quarantined, "derived": derived });
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print_status(&catalog, &quarantined);
+                if !derived.is_empty() {
+                    println!("\nDerived data (hosp, pati, sample):");
+                    for (year, status) in derived {
+                        println!(
+                            "  {year}: {}",
+                            match status {
+                                aim_derive::YearStatus::Stale =>
+                                    "to build: inputs changed since the last build (run `aim build`)",
+                                _ => "up to date",
+                            }
+                        );
+                    }
+                }
             }
             Ok(0)
         }

@@ -310,9 +310,13 @@ fn build_derives_once_and_the_sample_is_queried_on_its_own() {
             .status
             .success()
     );
+    let o = run(&["status", "--warehouse", w]);
+    assert!(text(&o).contains("2024: to build"), "{}", text(&o));
     let o = run(&["build", "--warehouse", w]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("2024: built"), "{}", text(&o));
+    let o = run(&["status", "--warehouse", w]);
+    assert!(text(&o).contains("2024: up to date"), "{}", text(&o));
     let o = run(&["build", "--warehouse", w, "--json"]);
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["years"][0]["status"], "up_to_date");

@@ -43,6 +43,8 @@ pub enum YearStatus {
     UpToDate,
     /// Derived again.
     Built,
+    /// Needs a build (`aim status`).
+    Stale,
 }
 
 /// The outcome for one year.
@@ -145,43 +147,9 @@ pub async fn build(
     progress: Arc<dyn BuildProgress>,
 ) -> Result<BuildSummary, DeriveError> {
     let _lock = WarehouseLock::acquire(wh, "aim build")?;
-    let mut sources = Vec::new();
-    for name in [
-        "popu",
-        "gzss",
-        "faru",
-        "ref_nomenclature",
-        "ref_merger_2025",
-    ] {
-        let Some(t) = tables::open(wh, name).await? else {
-            if name == "popu" {
-                return Err(DeriveError::NoData(wh.root().to_path_buf()));
-            }
-            if name.starts_with("ref_") {
-                return Err(
-                    aim_warehouse::WarehouseError::NoReference(wh.root().to_path_buf()).into(),
-                );
-            }
-            sources.push(Source {
-                name,
-                version: 0,
-                files: Vec::new(),
-            });
-            continue;
-        };
-        sources.push(Source {
-            name,
-            version: t.version().unwrap_or(0),
-            files: tables::active_files(&t, name).await?,
-        });
-    }
+    let sources = list_sources(wh).await?;
     let reference = read_reference(wh).await?;
-    let mut years: BTreeSet<i32> = sources[0]
-        .files
-        .iter()
-        .filter_map(|f| f.partition.get("period").cloned().flatten())
-        .filter_map(|p| year_of(&p))
-        .collect();
+    let mut years = years_of(&sources);
     if let Some(only) = &opts.years {
         years.retain(|y| only.contains(y));
     }
@@ -196,32 +164,16 @@ pub async fn build(
         }
     }
     let mut derived = open_derived(wh, defs).await?;
-    let mut done: HashMap<(bool, &str), BTreeMap<i32, String>> = HashMap::new();
+    let mut done = HashMap::new();
     for (key, table) in &derived {
-        let label = label(key.0, key.1);
-        let mut by_year = BTreeMap::new();
-        for (_, _, meta) in tables::history(table, &label).await? {
-            if meta.get("kind").and_then(|k| k.as_str()) == Some("build")
-                && let (Some(y), Some(fp)) = (
-                    meta.get("year").and_then(|y| y.as_i64()),
-                    meta.get("fingerprint").and_then(|f| f.as_str()),
-                )
-            {
-                by_year.insert(y as i32, fp.to_string());
-            }
-        }
-        done.insert(*key, by_year);
+        done.insert(*key, recorded(table, &label(key.0, key.1)).await?);
     }
 
     let mut outcomes = Vec::new();
     for year in years {
         let started = std::time::Instant::now();
         let (fingerprint, inputs_meta) = fingerprint(year, &sources, defs);
-        let up_to_date = DERIVED.iter().all(|key| {
-            done.get(key)
-                .and_then(|m| m.get(&year))
-                .is_some_and(|f| *f == fingerprint)
-        });
+        let up_to_date = all_recorded(&done, year, &fingerprint);
         if up_to_date && !opts.force {
             outcomes.push(YearOutcome {
                 year,
@@ -265,6 +217,112 @@ pub async fn build(
         });
     }
     Ok(BuildSummary { years: outcomes })
+}
+
+async fn list_sources(wh: &Warehouse) -> Result<Vec<Source>, DeriveError> {
+    let mut sources = Vec::new();
+    for name in [
+        "popu",
+        "gzss",
+        "faru",
+        "ref_nomenclature",
+        "ref_merger_2025",
+    ] {
+        let Some(t) = tables::open(wh, name).await? else {
+            if name == "popu" {
+                return Err(DeriveError::NoData(wh.root().to_path_buf()));
+            }
+            if name.starts_with("ref_") {
+                return Err(
+                    aim_warehouse::WarehouseError::NoReference(wh.root().to_path_buf()).into(),
+                );
+            }
+            sources.push(Source {
+                name,
+                version: 0,
+                files: Vec::new(),
+            });
+            continue;
+        };
+        sources.push(Source {
+            name,
+            version: t.version().unwrap_or(0),
+            files: tables::active_files(&t, name).await?,
+        });
+    }
+    Ok(sources)
+}
+
+/// Years with population deliveries.
+fn years_of(sources: &[Source]) -> BTreeSet<i32> {
+    sources[0]
+        .files
+        .iter()
+        .filter_map(|f| f.partition.get("period").cloned().flatten())
+        .filter_map(|p| year_of(&p))
+        .collect()
+}
+
+/// The fingerprint each year was last built from, according to a derived table's commits.
+async fn recorded(table: &DeltaTable, label: &str) -> Result<BTreeMap<i32, String>, DeriveError> {
+    let mut by_year = BTreeMap::new();
+    for (_, _, meta) in tables::history(table, label).await? {
+        if meta.get("kind").and_then(|k| k.as_str()) == Some("build")
+            && let (Some(y), Some(fp)) = (
+                meta.get("year").and_then(|y| y.as_i64()),
+                meta.get("fingerprint").and_then(|f| f.as_str()),
+            )
+        {
+            by_year.insert(y as i32, fp.to_string());
+        }
+    }
+    Ok(by_year)
+}
+
+type Recorded = HashMap<(bool, &'static str), BTreeMap<i32, String>>;
+
+fn all_recorded(done: &Recorded, year: i32, fingerprint: &str) -> bool {
+    DERIVED.iter().all(|key| {
+        done.get(key)
+            .and_then(|m| m.get(&year))
+            .is_some_and(|f| f == fingerprint)
+    })
+}
+
+/// Whether each year's derived data is up to date, without building anything (read-only;
+/// `aim status`). A year is stale when never built, when an input changed, or when a build
+/// stopped between two tables.
+pub async fn freshness(
+    wh: &Warehouse,
+    defs: &Definitions,
+) -> Result<Vec<(i32, YearStatus)>, DeriveError> {
+    let sources = match list_sources(wh).await {
+        Ok(s) => s,
+        Err(DeriveError::NoData(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let sample = wh.sample();
+    let mut done = HashMap::new();
+    for key in DERIVED {
+        let base = if key.0 { &sample } else { wh };
+        let by_year = match tables::open(base, key.1).await? {
+            Some(t) => recorded(&t, &label(key.0, key.1)).await?,
+            None => BTreeMap::new(),
+        };
+        done.insert(key, by_year);
+    }
+    Ok(years_of(&sources)
+        .into_iter()
+        .map(|y| {
+            let (fp, _) = fingerprint(y, &sources, defs);
+            let status = if all_recorded(&done, y, &fp) {
+                YearStatus::UpToDate
+            } else {
+                YearStatus::Stale
+            };
+            (y, status)
+        })
+        .collect())
 }
 
 fn fingerprint(year: i32, sources: &[Source], defs: &Definitions) -> (String, serde_json::Value) {
