@@ -487,10 +487,16 @@ impl SampleSink for ChannelSink {
 struct StepProgress {
     year: i32,
     inner: Arc<dyn BuildProgress>,
+    started: std::time::Instant,
 }
 
 impl YearProgress for StepProgress {
     fn step(&self, name: &str) {
+        tracing::info!(
+            year = self.year,
+            ms = self.started.elapsed().as_millis() as u64,
+            "step: {name}"
+        );
         self.inner.step(self.year, name);
     }
 }
@@ -545,6 +551,9 @@ async fn build_year(
         faru: files("faru"),
     };
 
+    let started = std::time::Instant::now();
+    let log =
+        |what: &str| tracing::info!(year, ms = started.elapsed().as_millis() as u64, "{what}");
     // The sample's source rows stream to their writers while the year is computed.
     let mut senders = HashMap::new();
     let mut writers = Vec::new();
@@ -569,6 +578,7 @@ async fn build_year(
         let progress = StepProgress {
             year,
             inner: progress.clone(),
+            started,
         };
         tokio::task::spawn_blocking(move || {
             let r = year::compute(year, &inputs, &defs, &reference, &sink, &progress);
@@ -592,6 +602,7 @@ async fn build_year(
         return Err(e);
     }
 
+    log("computed; sample source rows written");
     progress.step(year, "writing");
     let is_member: HashMap<u128, ()> = data
         .persons
@@ -618,9 +629,11 @@ async fn build_year(
             output::pati_batches(&data, defs, &reference.mergers, true)?,
         ),
     ];
+    log("output batches built");
     for (key, batches) in outputs {
         let a = write_batches(&derived[&key], &label(key.0, key.1), batches).await?;
         adds.insert(key, a);
+        log(&format!("{} written", label(key.0, key.1)));
     }
 
     // One commit per derived table, replacing the year's partition; the fingerprint and the
@@ -654,5 +667,6 @@ async fn build_year(
         let a = adds.remove(&key).unwrap_or_default();
         tables::commit(table, &name, a, removes, Some(predicate), meta).await?;
     }
+    log("committed");
     Ok(data.counters)
 }

@@ -9,7 +9,7 @@ use deltalake::arrow::array::{
 };
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::parquet::arrow::ProjectionMask;
-use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use deltalake::parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -65,7 +65,49 @@ pub fn scan<S: Send>(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(file) = files.get(i) else { break };
-                        read_file(file, columns, &mut |b| each(&mut state, file, b))?;
+                        read_file(file, columns, None, &mut |b| each(&mut state, file, b))?;
+                    }
+                    Ok(state)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(DeriveError::Thread)))
+            .collect()
+    })
+}
+
+/// Like [`scan`], but `each` also says which rows to select; the selected rows are then read
+/// again with every column (decoding only them) and handed to `selected`. This is how the
+/// sample's rows are copied without decoding every column of every row.
+pub fn scan_select<S: Send>(
+    files: &[InputFile],
+    columns: &[&str],
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, &InputFile, &RecordBatch, &mut Vec<bool>) -> Result<(), DeriveError> + Sync,
+    selected: impl Fn(&InputFile, RecordBatch) -> Result<(), DeriveError> + Sync,
+) -> Result<Vec<S>, DeriveError> {
+    let next = AtomicUsize::new(0);
+    let n = workers().min(files.len().max(1));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut state = init();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break };
+                        let mut keep: Vec<bool> = Vec::new();
+                        read_file(file, columns, None, &mut |b| {
+                            each(&mut state, file, b, &mut keep)
+                        })?;
+                        if keep.iter().any(|&k| k) {
+                            let selection = RowSelection::from_filters(&[BooleanArray::from(keep)]);
+                            read_file(file, &[], Some(selection), &mut |b| {
+                                selected(file, b.clone())
+                            })?;
+                        }
                     }
                     Ok(state)
                 })
@@ -81,6 +123,7 @@ pub fn scan<S: Send>(
 fn read_file(
     file: &InputFile,
     columns: &[&str],
+    selection: Option<RowSelection>,
     each: &mut dyn FnMut(&RecordBatch) -> Result<(), DeriveError>,
 ) -> Result<(), DeriveError> {
     let bad = |e: String| DeriveError::Read {
@@ -93,6 +136,9 @@ fn read_file(
     if !columns.is_empty() {
         let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
         builder = builder.with_projection(mask);
+    }
+    if let Some(s) = selection {
+        builder = builder.with_row_selection(s);
     }
     let reader = builder.build().map_err(|e| bad(e.to_string()))?;
     for batch in reader {

@@ -4,7 +4,7 @@
 use crate::DeriveError;
 use crate::definitions::Definitions;
 use crate::hosp::{self, HospCounters, HospLine, HospLineKind, Stay, StayKind};
-use crate::population::{self, IdMap, Person};
+use crate::population::{self, FastMap, IdMap, Person};
 use crate::sample;
 use crate::scan::{self, InputFile};
 use deltalake::arrow::array::Array;
@@ -149,8 +149,8 @@ struct CodeInfo {
     hosp: Option<HospLineKind>,
 }
 
-fn code_table(defs: &Definitions, reference: &Reference) -> HashMap<String, CodeInfo> {
-    let mut out = HashMap::new();
+fn code_table(defs: &Definitions, reference: &Reference) -> FastMap<String, CodeInfo> {
+    let mut out = FastMap::default();
     for (code, care_group) in &reference.care_groups {
         let hosp = match care_group.as_str() {
             "hospital_day" => Some(HospLineKind::Day),
@@ -239,17 +239,43 @@ struct GzssState {
 
 #[derive(Default)]
 struct FaruState {
-    atc_ids: HashMap<String, u32>,
+    atc_ids: FastMap<String, u32>,
     atc_names: Vec<String>,
     /// (person << 24 | ATC id) → (signed DDD in hundredths, packages).
-    ddd: HashMap<u64, (i64, i64)>,
+    ddd: FastMap<u64, (i64, i64)>,
+    /// Per local ATC id: is it a flu vaccine.
+    flu: Vec<bool>,
     rows: u64,
     not_in_population: u64,
     after_death: u64,
 }
 
-/// Every column: the members' rows are copied whole into the sample.
+/// Every column (the sample's POPU rows are copied whole).
 const ALL: &[&str] = &[];
+
+/// The GZSS columns the derivations read (members' rows are then read whole).
+const GZSS_COLUMNS: &[&str] = &[
+    "person_id",
+    "nomenclature",
+    "service_date",
+    "institution_id",
+    "room_type",
+    "units",
+    "amount_reimbursed",
+    "copayment",
+    "supplement",
+];
+
+/// The FARU columns the derivations read.
+const FARU_COLUMNS: &[&str] = &[
+    "person_id",
+    "delivery_date",
+    "atc",
+    "ddd",
+    "packages",
+    "amount_reimbursed",
+    "copayment",
+];
 
 /// Computes a year. Rows of the sample's members are handed to `sink` as they are read.
 pub fn compute(
@@ -320,23 +346,24 @@ pub fn compute(
     let other = defs.other_group();
 
     progress.step("billing lines");
-    let gz_states = scan::scan(&inputs.gzss, ALL, GzssState::default, |st, file, b| {
-        gzss_batch(st, file, b, &shared, &codes, other, sink)
-    })?;
+    let gz_states = scan::scan_select(
+        &inputs.gzss,
+        GZSS_COLUMNS,
+        GzssState::default,
+        |st, file, b, keep| gzss_batch(st, file, b, &shared, &codes, other, keep),
+        |file, b| sink.rows("gzss", file, b),
+    )?;
 
     progress.step("pharmacy lines");
     let pharmacy = defs.pharmacy_group();
-    let fa_states = scan::scan(&inputs.faru, ALL, FaruState::default, |st, file, b| {
-        faru_batch(
-            st,
-            file,
-            b,
-            &shared,
-            pharmacy,
-            &defs.codes.flu_vaccine_atc,
-            sink,
-        )
-    })?;
+    let flu = &defs.codes.flu_vaccine_atc;
+    let fa_states = scan::scan_select(
+        &inputs.faru,
+        FARU_COLUMNS,
+        FaruState::default,
+        |st, _, b, keep| faru_batch(st, b, &shared, pharmacy, flu, keep),
+        |file, b| sink.rows("faru", file, b),
+    )?;
 
     let mut lines = Vec::new();
     for st in gz_states {
@@ -420,9 +447,9 @@ fn gzss_batch(
     file: &InputFile,
     b: &RecordBatch,
     sh: &Shared,
-    codes: &HashMap<String, CodeInfo>,
+    codes: &FastMap<String, CodeInfo>,
     other: usize,
-    sink: &dyn SampleSink,
+    keep: &mut Vec<bool>,
 ) -> Result<(), DeriveError> {
     let ids = scan::strings(b, "person_id")?;
     let nomen = scan::strings(b, "nomenclature")?;
@@ -436,9 +463,8 @@ fn gzss_batch(
     let insurer: u16 = file.insurer.parse().unwrap_or(0);
     let n = b.num_rows();
     st.rows += n as u64;
-    let mut keep = vec![false; n];
-    let mut any = false;
-    #[allow(clippy::needless_range_loop)] // i indexes several Arrow columns
+    let offset = keep.len();
+    keep.resize(offset + n, false);
     for i in 0..n {
         let Some(person) = scan::coded_at(ids, i) else {
             continue;
@@ -491,25 +517,18 @@ fn gzss_batch(
         if let Some(contact) = info.and_then(|x| x.contact) {
             sh.add(p, contact as usize, i64::from(units.value(i)));
         }
-        if sh.member[p] {
-            keep[i] = true;
-            any = true;
-        }
-    }
-    if any {
-        sink.rows("gzss", file, scan::filter(b, &keep)?)?;
+        keep[offset + i] = sh.member[p];
     }
     Ok(())
 }
 
 fn faru_batch(
     st: &mut FaruState,
-    file: &InputFile,
     b: &RecordBatch,
     sh: &Shared,
     pharmacy: usize,
     flu_atc: &[String],
-    sink: &dyn SampleSink,
+    keep: &mut Vec<bool>,
 ) -> Result<(), DeriveError> {
     let ids = scan::strings(b, "person_id")?;
     let date = scan::dates(b, "delivery_date")?;
@@ -520,9 +539,8 @@ fn faru_batch(
     let copay = scan::decimals(b, "copayment")?;
     let n = b.num_rows();
     st.rows += n as u64;
-    let mut keep = vec![false; n];
-    let mut any = false;
-    #[allow(clippy::needless_range_loop)] // i indexes several Arrow columns
+    let offset = keep.len();
+    keep.resize(offset + n, false);
     for i in 0..n {
         let Some(person) = scan::coded_at(ids, i) else {
             continue;
@@ -553,10 +571,11 @@ fn faru_batch(
                 let id = st.atc_names.len() as u32;
                 st.atc_names.push(code.to_string());
                 st.atc_ids.insert(code.to_string(), id);
+                st.flu.push(flu_atc.iter().any(|f| code.starts_with(f.as_str())));
                 id
             }
         };
-        if flu_atc.iter().any(|f| code.starts_with(f.as_str())) {
+        if st.flu[id as usize] {
             sh.add(p, Contact::FluVaccine as usize, i64::from(pk));
         }
         let e = st
@@ -565,13 +584,7 @@ fn faru_batch(
             .or_insert((0, 0));
         e.0 += signed;
         e.1 += i64::from(pk);
-        if sh.member[p] {
-            keep[i] = true;
-            any = true;
-        }
-    }
-    if any {
-        sink.rows("faru", file, scan::filter(b, &keep)?)?;
+        keep[offset + i] = sh.member[p];
     }
     Ok(())
 }
