@@ -571,7 +571,8 @@ fn faru_batch(
                 let id = st.atc_names.len() as u32;
                 st.atc_names.push(code.to_string());
                 st.atc_ids.insert(code.to_string(), id);
-                st.flu.push(flu_atc.iter().any(|f| code.starts_with(f.as_str())));
+                st.flu
+                    .push(flu_atc.iter().any(|f| code.starts_with(f.as_str())));
                 id
             }
         };
