@@ -55,27 +55,13 @@ pub fn scan<S: Send>(
     init: impl Fn() -> S + Sync,
     each: impl Fn(&mut S, &InputFile, &RecordBatch) -> Result<(), DeriveError> + Sync,
 ) -> Result<Vec<S>, DeriveError> {
-    let next = AtomicUsize::new(0);
-    let n = workers().min(files.len().max(1));
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut state = init();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(file) = files.get(i) else { break };
-                        read_file(file, columns, None, &mut |b| each(&mut state, file, b))?;
-                    }
-                    Ok(state)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(DeriveError::Thread)))
-            .collect()
-    })
+    scan_select(
+        files,
+        columns,
+        init,
+        |state, file, batch, _| each(state, file, batch),
+        |_, _| Ok(()),
+    )
 }
 
 /// Like [`scan`], but `each` also says which rows to select; the selected rows are then read

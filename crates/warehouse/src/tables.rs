@@ -1,6 +1,7 @@
 //! Delta table helpers: create, open, write a stream of batches, commit with replacement.
 
 use crate::{Result, Warehouse, WarehouseError, delta, io};
+use deltalake::DeltaTable;
 use deltalake::arrow::datatypes::Schema as ArrowSchema;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
@@ -9,7 +10,6 @@ use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::RecordBatchWriter;
-use deltalake::{DeltaTable, FilterOp, FilterValue};
 use futures::TryStreamExt;
 use url::Url;
 
@@ -93,22 +93,25 @@ pub async fn files_to_remove(
     name: &str,
     partition: Option<(&str, &str)>,
 ) -> Result<Vec<Action>> {
-    let filters: Vec<(&str, FilterOp, FilterValue<'_>)> = match partition {
-        Some((insurer, period)) => vec![
-            ("insurer", FilterOp::Eq, FilterValue::Scalar(insurer)),
-            ("period", FilterOp::Eq, FilterValue::Scalar(period)),
-        ],
-        None => vec![],
-    };
-    let files: Vec<_> = table
-        .get_active_add_actions_by_partitions(&filters)
+    files_to_remove_where(table, name, |p| match partition {
+        Some((insurer, period)) => {
+            p.get("insurer").cloned().flatten().as_deref() == Some(insurer)
+                && p.get("period").cloned().flatten().as_deref() == Some(period)
+        }
+        None => true,
+    })
+    .await
+}
+
+async fn file_views(
+    table: &DeltaTable,
+    name: &str,
+) -> Result<Vec<deltalake::kernel::LogicalFileView>> {
+    table
+        .get_active_add_actions_by_partitions(&[])
         .try_collect()
         .await
-        .map_err(delta(name))?;
-    Ok(files
-        .iter()
-        .map(|f| Action::Remove(f.remove_action(true)))
-        .collect())
+        .map_err(delta(name))
 }
 
 /// One active data file of a table: its path inside the table folder (decoded) and its
@@ -125,12 +128,8 @@ pub struct ActiveFile {
 
 /// Every active data file of the table's loaded version.
 pub async fn active_files(table: &DeltaTable, name: &str) -> Result<Vec<ActiveFile>> {
-    let files: Vec<_> = table
-        .get_active_add_actions_by_partitions(&[])
-        .try_collect()
-        .await
-        .map_err(delta(name))?;
-    Ok(files
+    Ok(file_views(table, name)
+        .await?
         .iter()
         .map(|f| ActiveFile {
             path: crate::load::percent_decode(&f.path()),
@@ -146,12 +145,8 @@ pub async fn files_to_remove_where(
     name: &str,
     matches: impl Fn(&std::collections::HashMap<String, Option<String>>) -> bool,
 ) -> Result<Vec<Action>> {
-    let files: Vec<_> = table
-        .get_active_add_actions_by_partitions(&[])
-        .try_collect()
-        .await
-        .map_err(delta(name))?;
-    Ok(files
+    Ok(file_views(table, name)
+        .await?
         .iter()
         .filter(|f| matches(&f.partition_values_map()))
         .map(|f| Action::Remove(f.remove_action(true)))
