@@ -1,0 +1,28 @@
+//! The disclosure gate: the only path by which a result table leaves the agency. A table of
+//! counts of distinct units (persons) and sums, with all its margins, gets primary suppression
+//! of small cells, secondary suppression so that no hidden cell can be recomputed or narrowed
+//! from the margins, and an audit by linear programming whose bounds are the release's
+//! certificate.
+
+pub mod audit;
+pub mod suppress;
+pub mod table;
+
+pub use suppress::{Pattern, Policy, Status, suppress};
+pub use table::{Dimension, Table};
+
+/// What can go wrong in the gate.
+#[derive(Debug, thiserror::Error)]
+pub enum DisclosureError {
+    /// The dimensions do not form hierarchies that add up.
+    #[error("the table's dimensions do not add up: {0}")]
+    Hierarchy(String),
+    /// A unit appears twice: margins would count it twice.
+    #[error(
+        "unit {0} appears in more than one row: a table request must return one row per unit (aggregate first)"
+    )]
+    DuplicateUnit(String),
+    /// The LP audit failed.
+    #[error("the audit could not be completed: {0}")]
+    Audit(String),
+}

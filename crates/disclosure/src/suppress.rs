@@ -1,0 +1,249 @@
+//! Primary and secondary suppression, decided on counts of distinct units, certified by the
+//! LP audit. Deterministic: the same table and policy give the same pattern.
+
+use crate::DisclosureError;
+use crate::audit::{self, Bounds};
+use crate::table::{Equation, Table};
+use serde::{Deserialize, Serialize};
+
+/// The disclosure policy of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// A cell with 1 to `min_units − 1` units is a small cell (sample: 4, "no cell ≤ 3";
+    /// population: 5, "no cell < 5").
+    pub min_units: i64,
+    /// Whether empty cells are suppressed too (default: no; an empty cell reveals that nobody
+    /// has the characteristic, which the agency's rule does not protect).
+    pub suppress_zeros: bool,
+}
+
+impl Policy {
+    /// The sample's policy: no cell ≤ 3.
+    pub const SAMPLE: Policy = Policy {
+        min_units: 4,
+        suppress_zeros: false,
+    };
+    /// The population's policy: no cell < 5.
+    pub const POPULATION: Policy = Policy {
+        min_units: 5,
+        suppress_zeros: false,
+    };
+
+    /// Whether a count is a small cell.
+    pub fn is_small(&self, units: i64) -> bool {
+        (units > 0 || self.suppress_zeros) && units < self.min_units
+    }
+}
+
+/// Why a cell is not released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Released.
+    Released,
+    /// A small cell.
+    Primary,
+    /// Hidden to protect a small cell.
+    Secondary,
+}
+
+/// The outcome: a status per cell and the audit certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pattern {
+    /// Status per cell.
+    pub status: Vec<Status>,
+    /// For every primary cell, the interval an attacker can derive (the certificate): it must
+    /// contain [0, min_units].
+    pub certificate: Vec<Bounds>,
+    /// Rounds of audit and added suppressions.
+    pub rounds: usize,
+}
+
+impl Pattern {
+    /// Number of cells with a status.
+    pub fn count(&self, s: Status) -> usize {
+        self.status.iter().filter(|x| **x == s).count()
+    }
+}
+
+/// Whether an attacker's interval protects a primary cell: it cannot tell the cell from an
+/// empty one nor from one at the threshold.
+pub fn protected(b: &Bounds, policy: &Policy) -> bool {
+    const EPS: f64 = 1e-6;
+    b.lower <= EPS && b.upper >= policy.min_units as f64 - EPS
+}
+
+/// Chooses a complementary cell among `candidates`: a released, non-empty cell (an empty
+/// cell is no cover: it is often known to be empty), fewest units first, interior cells before
+/// margins, then the lowest index.
+fn cheapest(
+    table: &Table,
+    status: &[Status],
+    candidates: impl Iterator<Item = usize>,
+) -> Option<usize> {
+    candidates
+        .filter(|&c| status[c] == Status::Released && table.cells[c].units > 0)
+        .min_by_key(|&c| (table.cells[c].units, table.is_margin(c), c))
+}
+
+/// Decides the suppression pattern and audits it.
+pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureError> {
+    let equations = table.equations();
+    let mut status: Vec<Status> = table
+        .cells
+        .iter()
+        .map(|c| {
+            if policy.is_small(c.units) {
+                Status::Primary
+            } else {
+                Status::Released
+            }
+        })
+        .collect();
+    let primaries: Vec<usize> = (0..status.len())
+        .filter(|&c| status[c] == Status::Primary)
+        .collect();
+    let values: Vec<f64> = table.cells.iter().map(|c| c.units as f64).collect();
+    // The hypercube method (as in tau-ARGUS's GHMITER): hide each small cell with the corners
+    // of the cheapest box around it (one sibling per dimension), so that every equation
+    // through it has a second hidden cell and a swap of values along the box stays consistent.
+    for &p in &primaries {
+        if let Some(corners) = cheapest_box(table, &status, p) {
+            for c in corners {
+                if status[c] == Status::Released {
+                    status[c] = Status::Secondary;
+                }
+            }
+        }
+    }
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        close_single_gaps(table, &equations, &mut status);
+        let hidden: Vec<bool> = status.iter().map(|s| *s != Status::Released).collect();
+        let certificate = audit::bounds(&values, &hidden, &equations, &primaries)?;
+        let failing: Vec<usize> = certificate
+            .iter()
+            .filter(|b| !protected(b, policy))
+            .map(|b| b.cell)
+            .collect();
+        if failing.is_empty() {
+            return Ok(Pattern {
+                status,
+                certificate,
+                rounds,
+            });
+        }
+        // Widen each failing cell's interval: hide one more cell in one of its equations.
+        let mut added = false;
+        for f in failing {
+            let around = equations
+                .iter()
+                .filter(|e| e.total == f || e.parts.contains(&f))
+                .flat_map(|e| std::iter::once(e.total).chain(e.parts.iter().copied()));
+            if let Some(c) = cheapest(table, &status, around) {
+                status[c] = Status::Secondary;
+                added = true;
+            }
+        }
+        if !added {
+            // Every neighbour is hidden: widen through any released cell of the component.
+            match cheapest(table, &status, 0..table.cells.len()) {
+                Some(c) => status[c] = Status::Secondary,
+                None => {
+                    return Err(DisclosureError::Audit(
+                        "no pattern protects the small cells: every cell is hidden".into(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The corners of the cheapest box through `cell`: in every dimension where the cell's node
+/// has siblings, the node and one sibling. Cost: units of the corners not yet hidden; empty
+/// corners are not allowed (an empty cell is no cover). `None` when no box exists.
+fn cheapest_box(table: &Table, status: &[Status], cell: usize) -> Option<Vec<usize>> {
+    let nodes = table.nodes(cell);
+    let mut options: Vec<Vec<usize>> = Vec::new();
+    for (d, dim) in table.dimensions.iter().enumerate() {
+        let n = nodes[d];
+        let siblings: Vec<usize> = match dim.nodes[n].parent {
+            Some(p) => dim.nodes[p]
+                .children
+                .iter()
+                .copied()
+                .filter(|&s| s != n)
+                .collect(),
+            None => Vec::new(),
+        };
+        options.push(siblings);
+    }
+    let free: Vec<usize> = (0..options.len())
+        .filter(|&d| !options[d].is_empty())
+        .collect();
+    if free.is_empty() {
+        return None;
+    }
+    let mut best: Option<(i64, Vec<usize>)> = None;
+    let mut choice = vec![0usize; free.len()];
+    loop {
+        // Corners: every mix of the cell's node and the chosen sibling in the free dimensions.
+        let mut corners = Vec::with_capacity(1 << free.len());
+        let mut ok = true;
+        let mut cost = 0i64;
+        for mask in 0..(1usize << free.len()) {
+            let mut at = nodes.clone();
+            for (k, &d) in free.iter().enumerate() {
+                if mask & (1 << k) != 0 {
+                    at[d] = options[d][choice[k]];
+                }
+            }
+            let c = table.index(&at);
+            if status[c] == Status::Released {
+                if table.cells[c].units == 0 {
+                    ok = false;
+                    break;
+                }
+                cost += table.cells[c].units;
+            }
+            corners.push(c);
+        }
+        if ok && best.as_ref().is_none_or(|(b, _)| cost < *b) {
+            best = Some((cost, corners));
+        }
+        // Next combination of siblings.
+        let mut k = 0;
+        loop {
+            if k == free.len() {
+                return best.map(|(_, c)| c);
+            }
+            choice[k] += 1;
+            if choice[k] < options[free[k]].len() {
+                break;
+            }
+            choice[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+/// No equation may have exactly one hidden cell (it would be recomputed exactly).
+fn close_single_gaps(table: &Table, equations: &[Equation], status: &mut [Status]) {
+    loop {
+        let mut changed = false;
+        for e in equations {
+            let members = || std::iter::once(e.total).chain(e.parts.iter().copied());
+            let hidden = members().filter(|&c| status[c] != Status::Released).count();
+            if hidden == 1
+                && let Some(c) = cheapest(table, status, members())
+            {
+                status[c] = Status::Secondary;
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+    }
+}
