@@ -101,6 +101,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a table request on the sample or the population and release the result through
+    /// the disclosure gate (small cells suppressed, margins protected, audited, logged).
+    Table {
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// The table request (TOML; docs/disclosure.md).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Where the request runs.
+        #[arg(long, value_enum)]
+        source: TableSource,
+        /// Output file: .csv (with .meta.json beside it) or .xlsx.
+        #[arg(long)]
+        out: PathBuf,
+        /// Raise the threshold (units per cell) above the source's policy.
+        #[arg(long)]
+        min_units: Option<i64>,
+        /// Who runs it (recorded in the run log; default: $USER).
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Run a read-only SQL query on the warehouse.
     Sql {
         /// Warehouse folder.
@@ -152,6 +174,12 @@ enum TtpCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TableSource {
+    Sample,
+    Population,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -352,6 +380,49 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Table {
+            warehouse,
+            spec,
+            source,
+            out,
+            min_units,
+            user,
+        } => {
+            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+            let text = std::fs::read_to_string(&spec)
+                .with_context(|| format!("cannot read {}", spec.display()))?;
+            let request = aim_disclosure::TableRequest::parse(&text)
+                .with_context(|| format!("in {}", spec.display()))?;
+            let source = match source {
+                TableSource::Sample => aim_disclosure::Source::Sample,
+                TableSource::Population => aim_disclosure::Source::Population,
+            };
+            let mut policy = source.policy();
+            if let Some(m) = min_units {
+                policy.min_units = m;
+            }
+            let user = user
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".into());
+            let release = runtime()?.block_on(aim_disclosure::release::run(
+                &wh, &request, source, policy, &user,
+            ))?;
+            let files = aim_disclosure::release::write(&release, &out)?;
+            aim_disclosure::release::record(&wh, &release, &files)?;
+            let meta = aim_disclosure::release::metadata(&release);
+            println!(
+                "{}: {} cells, {} small cells suppressed, {} more suppressed to protect them; audit {}",
+                release.id,
+                meta.cells,
+                meta.primary_suppressed,
+                meta.secondary_suppressed,
+                meta.audit.result
+            );
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            Ok(0)
+        }
         Command::Sql {
             warehouse,
             sample,
@@ -360,22 +431,23 @@ fn run(cli: Cli) -> Result<u8> {
             query,
         } => {
             let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-            let wh = if sample {
-                let s = wh.sample();
-                if s.table_names().is_empty() {
-                    anyhow::bail!(
-                        "the warehouse has no sample yet: run `aim build --warehouse {}` first",
-                        warehouse.display()
-                    );
-                }
-                s
-            } else {
-                wh
-            };
+            if sample && wh.sample().table_names().is_empty() {
+                anyhow::bail!(
+                    "the warehouse has no sample yet: run `aim build --warehouse {}` first",
+                    warehouse.display()
+                );
+            }
+            if sample && !at.is_empty() {
+                anyhow::bail!("--at is not available with --sample");
+            }
             let versions: BTreeMap<String, u64> = at.into_iter().collect();
             let rt = runtime()?;
             let batches = rt.block_on(async {
-                let ctx = aim_warehouse::query::session(&wh, &versions).await?;
+                let ctx = if sample {
+                    aim_warehouse::query::sample_session(&wh).await?
+                } else {
+                    aim_warehouse::query::session(&wh, &versions).await?
+                };
                 aim_warehouse::query::run_read_only(&ctx, &query).await
             })?;
             let fmt = match format {

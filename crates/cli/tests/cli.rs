@@ -359,3 +359,112 @@ fn build_derives_once_and_the_sample_is_queried_on_its_own() {
     let o = run(&["docs", "derived"]);
     assert!(text(&o).contains("pp_diabetes_insulin"));
 }
+
+#[test]
+fn table_requests_leave_only_through_the_gate_and_are_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let inbox = tmp.path().join("inbox");
+    population(&inbox, 400);
+    // 50 persons with GP lines (units 1, €25.50 each): person 0..49 get 8 lines each.
+    billing(&inbox, 400, 1);
+    assert!(
+        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["build", "--warehouse", w]).status.success());
+
+    let spec = tmp.path().join("request.toml");
+    let write = |sql: &str| {
+        std::fs::write(
+            &spec,
+            format!(
+                "title = \"t\"\nrequester = \"r\"\nsql = \"\"\"\n{sql}\n\"\"\"\n[[dimension]]\nname = \"sex\"\nlevels = [\"sex\"]\n[[dimension]]\nname = \"user\"\nlevels = [\"gp\"]\n[[measure]]\ncolumn = \"reimbursed_total\"\nstatistics = [\"sum\", \"mean\"]\n"
+            ),
+        )
+        .unwrap()
+    };
+    // A normal table: persons by sex and GP use.
+    write(
+        "SELECT person_id, sex, CASE WHEN gp_contacts > 0 THEN 'yes' ELSE 'no' END AS gp, reimbursed_total FROM pati WHERE year = 2024",
+    );
+    let out = tmp.path().join("t.csv");
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        spec.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        csv.starts_with("sex,user,persons,sum_reimbursed_total,mean_reimbursed_total\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("Total,Total,400,"), "{csv}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("t.csv.meta.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["audit"]["result"], "passed");
+    assert_eq!(meta["policy"]["min_units"], 5);
+
+    // A request that isolates one person: every cell is small, nothing about them leaves.
+    let p7 = person(7);
+    write(&format!(
+        "SELECT person_id, sex, CASE WHEN gp_contacts > 0 THEN 'yes' ELSE 'no' END AS gp, reimbursed_total FROM pati WHERE year = 2024 AND person_id = '{p7}'"
+    ));
+    let out1 = tmp.path().join("one.csv");
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        spec.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        out1.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out1).unwrap();
+    for line in csv.lines().skip(1) {
+        assert!(line.ends_with("small cell,small cell,small cell"), "{line}");
+    }
+    assert!(
+        !csv.contains("204.00") && !csv.contains("25.50"),
+        "the person's spending leaked: {csv}"
+    );
+
+    // The threshold can be raised, not lowered; a population request cannot bypass the gate.
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        spec.to_str().unwrap(),
+        "--source",
+        "population",
+        "--min-units",
+        "2",
+        "--out",
+        out1.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("raised, not lowered"), "{}", text(&o));
+
+    // Every run is logged and every release is in the ledger.
+    let runs = std::fs::read_to_string(wh.join("releases/runs.jsonl")).unwrap();
+    assert_eq!(runs.lines().count(), 2);
+    let ledger = std::fs::read_to_string(wh.join("releases/ledger.jsonl")).unwrap();
+    assert_eq!(ledger.lines().count(), 2);
+    let first: serde_json::Value = serde_json::from_str(ledger.lines().next().unwrap()).unwrap();
+    assert_eq!(first["requester"], "r");
+    assert!(first["source_versions"]["pati"].is_number());
+}

@@ -5,9 +5,13 @@
 //! certificate.
 
 pub mod audit;
+pub mod release;
+pub mod request;
 pub mod suppress;
 pub mod table;
 
+pub use release::{Release, Source};
+pub use request::TableRequest;
 pub use suppress::{Pattern, Policy, Status, suppress};
 pub use table::{Dimension, Table};
 
@@ -22,6 +26,12 @@ pub enum DisclosureError {
         "unit {0} appears in more than one row: a table request must return one row per unit (aggregate first)"
     )]
     DuplicateUnit(String),
+    /// The request is not valid or cannot run.
+    #[error("table request: {0}")]
+    Request(String),
+    /// Writing the output failed.
+    #[error("cannot write the release: {0}")]
+    Io(String),
     /// The LP audit failed.
     #[error("the audit could not be completed: {0}")]
     Audit(String),

@@ -116,18 +116,31 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
             }
         }
     }
+    // Hiding more cells only widens every interval (fewer released constraints), so a cell
+    // protected once stays protected: each round audits only the cells that failed the round
+    // before, and the certificate is recomputed once on the final pattern.
     let mut rounds = 0;
+    let mut to_check = primaries.clone();
+    let mut first: Option<Vec<Bounds>> = None;
     loop {
         rounds += 1;
         close_single_gaps(table, &equations, &mut status);
         let hidden: Vec<bool> = status.iter().map(|s| *s != Status::Released).collect();
-        let certificate = audit::bounds(&values, &hidden, &equations, &primaries)?;
-        let failing: Vec<usize> = certificate
+        let bounds = audit::bounds(&values, &hidden, &equations, &to_check)?;
+        let failing: Vec<usize> = bounds
             .iter()
             .filter(|b| !protected(b, policy))
             .map(|b| b.cell)
             .collect();
+        if first.is_none() {
+            first = Some(bounds);
+        }
         if failing.is_empty() {
+            let certificate = if rounds == 1 {
+                first.unwrap_or_default()
+            } else {
+                audit::bounds(&values, &hidden, &equations, &primaries)?
+            };
             return Ok(Pattern {
                 status,
                 certificate,
@@ -136,7 +149,7 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
         }
         // Widen each failing cell's interval: hide one more cell in one of its equations.
         let mut added = false;
-        for f in failing {
+        for &f in &failing {
             let around = equations
                 .iter()
                 .filter(|e| e.total == f || e.parts.contains(&f))
@@ -147,7 +160,7 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
             }
         }
         if !added {
-            // Every neighbour is hidden: widen through any released cell of the component.
+            // Every neighbour is hidden: widen through any released cell.
             match cheapest(table, &status, 0..table.cells.len()) {
                 Some(c) => status[c] = Status::Secondary,
                 None => {
@@ -157,6 +170,7 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
                 }
             }
         }
+        to_check = failing;
     }
 }
 

@@ -54,6 +54,26 @@ pub async fn session_of(
     Ok(ctx)
 }
 
+/// A SQL session over the permanent sample (`WH/sample`): its tables under their usual names,
+/// plus the warehouse's reference tables (`ref_*`, public data).
+pub async fn sample_session(wh: &Warehouse) -> Result<SessionContext> {
+    let sample = wh.sample();
+    let ctx = session(&sample, &BTreeMap::new()).await?;
+    for name in wh
+        .table_names()
+        .into_iter()
+        .filter(|n| n.starts_with("ref_"))
+    {
+        if let Some(table) = tables::open(wh, &name).await? {
+            table
+                .update_datafusion_session(&ctx.state())
+                .map_err(delta(&name))?;
+            ctx.register_table(name.as_str(), table.table_provider().await?)?;
+        }
+    }
+    Ok(ctx)
+}
+
 /// Runs one read-only statement (a query; no DDL, no DML, no `SET`).
 pub async fn run_read_only(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     let options = SQLOptions::new()

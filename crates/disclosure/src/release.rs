@@ -1,0 +1,536 @@
+//! Running a table request on the sample or the population and releasing the gated result:
+//! the only path by which a table leaves the agency. Every run is logged, every release is
+//! recorded in the ledger.
+
+use crate::DisclosureError;
+use crate::audit::Bounds;
+use crate::request::{Statistic, TableRequest};
+use crate::suppress::{self, Pattern, Policy, Status};
+use crate::table::{Dimension, Table};
+use aim_warehouse::{Warehouse, query, tables};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The text of a masked cell.
+pub const SMALL_CELL: &str = "small cell";
+
+/// Where a request runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The permanent sample (`WH/sample`): no cell ≤ 3.
+    Sample,
+    /// The full population: no cell < 5.
+    Population,
+}
+
+impl Source {
+    /// The policy of the source.
+    pub fn policy(self) -> Policy {
+        match self {
+            Source::Sample => Policy::SAMPLE,
+            Source::Population => Policy::POPULATION,
+        }
+    }
+}
+
+/// A gated table, ready to be written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Release {
+    /// Identifier (request hash prefix + time).
+    pub id: String,
+    /// The request.
+    pub request: TableRequest,
+    /// Source.
+    pub source: Source,
+    /// Versions of the source's tables when it ran.
+    pub source_versions: BTreeMap<String, u64>,
+    /// When (UTC, RFC 3339).
+    pub created: String,
+    /// Who ran it.
+    pub user: String,
+    /// The policy applied.
+    pub policy: Policy,
+    /// The table (with every cell's true values: never written out as such).
+    #[serde(skip)]
+    pub table: Table,
+    /// The suppression pattern and certificate.
+    pub pattern: Pattern,
+}
+
+/// Runs `request` on `source` and applies the gate.
+pub async fn run(
+    wh: &Warehouse,
+    request: &TableRequest,
+    source: Source,
+    policy: Policy,
+    user: &str,
+) -> Result<Release, DisclosureError> {
+    if policy.min_units < source.policy().min_units {
+        return Err(DisclosureError::Request(format!(
+            "the threshold may be raised, not lowered: {} allows no fewer than {} units per cell",
+            match source {
+                Source::Sample => "the sample",
+                Source::Population => "the population",
+            },
+            source.policy().min_units
+        )));
+    }
+    let base = match source {
+        Source::Sample => wh.sample(),
+        Source::Population => wh.clone(),
+    };
+    if base.table_names().is_empty() {
+        return Err(DisclosureError::Request(
+            "the source has no tables (for the sample: run `aim build` first)".into(),
+        ));
+    }
+    let mut source_versions = BTreeMap::new();
+    for name in base.table_names() {
+        if let Some(t) = tables::open(&base, &name).await.map_err(wh_err)? {
+            source_versions.insert(name, t.version().unwrap_or(0));
+        }
+    }
+    let ctx = match source {
+        Source::Sample => query::sample_session(wh).await,
+        Source::Population => query::session(wh, &BTreeMap::new()).await,
+    }
+    .map_err(wh_err)?;
+    let batches = query::run_read_only(&ctx, &request.sql)
+        .await
+        .map_err(wh_err)?;
+
+    let dims: Vec<Dimension> = request
+        .dimension
+        .iter()
+        .map(|d| {
+            let levels: Vec<&str> = d.levels.iter().map(String::as_str).collect();
+            Dimension::new(&d.name, &levels, &d.total)
+        })
+        .collect();
+    let measures: Vec<String> = request.measure.iter().map(|m| m.column.clone()).collect();
+    let unit_cols = request.unit.columns();
+    // Column values as text (dimensions, unit) or numbers (measures).
+    let mut rows: Vec<(String, Vec<Vec<String>>, Vec<f64>)> = Vec::new();
+    for b in &batches {
+        let text = |name: &str| -> Result<Vec<String>, DisclosureError> {
+            let col = b.column_by_name(name).ok_or_else(|| {
+                DisclosureError::Request(format!("the query returns no column named {name}"))
+            })?;
+            let c =
+                cast(col, &DataType::Utf8).map_err(|e| DisclosureError::Request(e.to_string()))?;
+            let s = c.as_string::<i32>();
+            Ok((0..s.len())
+                .map(|i| {
+                    if s.is_null(i) {
+                        "-".to_string()
+                    } else {
+                        s.value(i).to_string()
+                    }
+                })
+                .collect())
+        };
+        let number = |name: &str| -> Result<Vec<f64>, DisclosureError> {
+            let col = b.column_by_name(name).ok_or_else(|| {
+                DisclosureError::Request(format!("the query returns no column named {name}"))
+            })?;
+            let c = cast(col, &DataType::Float64)
+                .map_err(|_| DisclosureError::Request(format!("measure {name} is not numeric")))?;
+            let f = c.as_primitive::<Float64Type>();
+            Ok((0..f.len())
+                .map(|i| if f.is_null(i) { 0.0 } else { f.value(i) })
+                .collect())
+        };
+        let units: Vec<Vec<String>> = unit_cols
+            .iter()
+            .map(|c| text(c))
+            .collect::<Result<_, _>>()?;
+        let dim_values: Vec<Vec<Vec<String>>> = request
+            .dimension
+            .iter()
+            .map(|d| {
+                d.levels
+                    .iter()
+                    .map(|l| text(l))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<_, _>>()?;
+        let measure_values: Vec<Vec<f64>> = measures
+            .iter()
+            .map(|m| number(m))
+            .collect::<Result<_, _>>()?;
+        for i in 0..b.num_rows() {
+            let key = units
+                .iter()
+                .map(|u| u[i].as_str())
+                .collect::<Vec<_>>()
+                .join("|");
+            let values = dim_values
+                .iter()
+                .map(|levels| levels.iter().map(|l| l[i].clone()).collect())
+                .collect();
+            let sums = measure_values.iter().map(|m| m[i]).collect();
+            rows.push((key, values, sums));
+        }
+    }
+    let table = Table::from_units(
+        dims,
+        measures,
+        rows.iter().map(|(k, v, s)| {
+            (
+                k.clone(),
+                v.iter()
+                    .map(|l| l.iter().map(String::as_str).collect())
+                    .collect(),
+                s.clone(),
+            )
+        }),
+    )?;
+    let pattern = suppress::suppress(&table, &policy)?;
+    let created = chrono::Utc::now();
+    Ok(Release {
+        id: format!(
+            "{}-{}",
+            &request.hash()[..12],
+            created.format("%Y%m%dT%H%M%S%.3fZ")
+        ),
+        request: request.clone(),
+        source,
+        source_versions,
+        created: created.to_rfc3339(),
+        user: user.to_string(),
+        policy,
+        table,
+        pattern,
+    })
+}
+
+fn wh_err(e: aim_warehouse::WarehouseError) -> DisclosureError {
+    DisclosureError::Request(e.to_string())
+}
+
+/// One output line: the dimension codes, then the values (or [`SMALL_CELL`]).
+pub fn rows(release: &Release) -> (Vec<String>, Vec<Vec<String>>) {
+    let t = &release.table;
+    let mut header: Vec<String> = Vec::new();
+    for d in &t.dimensions {
+        header.push(d.name.clone());
+        if d.levels.len() > 1 {
+            header.push(format!("{} level", d.name));
+        }
+    }
+    header.push("persons".into());
+    for m in &release.request.measure {
+        for s in &m.statistics {
+            header.push(match s {
+                Statistic::Sum => format!("sum_{}", m.column),
+                Statistic::Mean => format!("mean_{}", m.column),
+            });
+        }
+    }
+    let mut out = Vec::with_capacity(t.cells.len());
+    for (c, cell) in t.cells.iter().enumerate() {
+        let mut line: Vec<String> = Vec::new();
+        for (d, n) in t.dimensions.iter().zip(t.nodes(c)) {
+            let node = &d.nodes[n];
+            line.push(node.code.clone());
+            if d.levels.len() > 1 {
+                line.push(if node.level == 0 {
+                    "total".to_string()
+                } else {
+                    d.levels[node.level - 1].clone()
+                });
+            }
+        }
+        let released = release.pattern.status[c] == Status::Released;
+        if released {
+            let units = match release.request.rounding_base {
+                Some(b) => round_to(cell.units, i64::from(b)),
+                None => cell.units,
+            };
+            line.push(units.to_string());
+        } else {
+            line.push(SMALL_CELL.into());
+        }
+        for (k, m) in release.request.measure.iter().enumerate() {
+            for s in &m.statistics {
+                line.push(if !released {
+                    SMALL_CELL.into()
+                } else {
+                    match s {
+                        Statistic::Sum => format!("{:.2}", cell.sums[k]),
+                        Statistic::Mean if cell.units > 0 => {
+                            format!("{:.2}", cell.sums[k] / cell.units as f64)
+                        }
+                        Statistic::Mean => String::new(),
+                    }
+                });
+            }
+        }
+        out.push(line);
+    }
+    (header, out)
+}
+
+/// Rounds to the nearest multiple of `base` (halves up), after suppression.
+pub fn round_to(v: i64, base: i64) -> i64 {
+    if base <= 1 {
+        return v;
+    }
+    ((v + base / 2) / base) * base
+}
+
+/// The metadata that travels with a release.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metadata<'a> {
+    /// Release id.
+    pub release: &'a str,
+    /// Title of the request.
+    pub title: &'a str,
+    /// Requester.
+    pub requester: &'a str,
+    /// Source.
+    pub source: Source,
+    /// Source table versions.
+    pub source_versions: &'a BTreeMap<String, u64>,
+    /// Date.
+    pub created: &'a str,
+    /// The request (SQL included).
+    pub request: &'a TableRequest,
+    /// Policy.
+    pub policy: &'a Policy,
+    /// Cells in the table (margins included).
+    pub cells: usize,
+    /// Cells suppressed as small.
+    pub primary_suppressed: usize,
+    /// Cells suppressed to protect them.
+    pub secondary_suppressed: usize,
+    /// The audit: every small cell's interval derivable from the release (the certificate).
+    pub audit: Audit<'a>,
+    /// How counts were rounded.
+    pub rounding: String,
+}
+
+/// The audit part of the metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit<'a> {
+    /// `passed`: every small cell's derivable interval contains [0, threshold].
+    pub result: &'static str,
+    /// Method.
+    pub method: &'static str,
+    /// The certificate, with each cell's labels.
+    pub certificate: Vec<(Vec<&'a str>, &'a Bounds)>,
+}
+
+/// The metadata of a release.
+pub fn metadata(release: &Release) -> Metadata<'_> {
+    let passed = release
+        .pattern
+        .certificate
+        .iter()
+        .all(|b| suppress::protected(b, &release.policy));
+    Metadata {
+        release: &release.id,
+        title: &release.request.title,
+        requester: &release.request.requester,
+        source: release.source,
+        source_versions: &release.source_versions,
+        created: &release.created,
+        request: &release.request,
+        policy: &release.policy,
+        cells: release.table.cells.len(),
+        primary_suppressed: release.pattern.count(Status::Primary),
+        secondary_suppressed: release.pattern.count(Status::Secondary),
+        audit: Audit {
+            result: if passed { "passed" } else { "failed" },
+            method: "linear programming: for every small cell, the minimum and maximum of its value over all non-negative tables that agree with the released cells and the table's additivity; protected when the interval contains [0, threshold]",
+            certificate: release
+                .pattern
+                .certificate
+                .iter()
+                .map(|b| (release.table.labels(b.cell), b))
+                .collect(),
+        },
+        rounding: match release.request.rounding_base {
+            Some(b) => format!(
+                "released counts rounded to the nearest multiple of {b} after suppression (margins are rounded independently and may not add up)"
+            ),
+            None => "none".into(),
+        },
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes the release: `out` ending in `.csv` (plus `out.meta.json`) or `.xlsx` (sheets
+/// table, metadata, audit). Returns the files written.
+pub fn write(release: &Release, out: &Path) -> Result<Vec<PathBuf>, DisclosureError> {
+    let io = |e: std::io::Error| DisclosureError::Io(format!("{}: {e}", out.display()));
+    let (header, lines) = rows(release);
+    let meta = metadata(release);
+    let meta_json = serde_json::to_string_pretty(&meta).expect("serialisable");
+    if meta.audit.result != "passed" {
+        return Err(DisclosureError::Audit(
+            "the audit did not pass: nothing is released".into(),
+        ));
+    }
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext {
+        "csv" => {
+            let mut f = std::fs::File::create(out).map_err(io)?;
+            writeln!(
+                f,
+                "{}",
+                header
+                    .iter()
+                    .map(|h| csv_field(h))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+            .map_err(io)?;
+            for l in &lines {
+                writeln!(
+                    f,
+                    "{}",
+                    l.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",")
+                )
+                .map_err(io)?;
+            }
+            let meta_path = PathBuf::from(format!("{}.meta.json", out.display()));
+            std::fs::write(&meta_path, meta_json + "\n").map_err(io)?;
+            Ok(vec![out.to_path_buf(), meta_path])
+        }
+        "xlsx" => {
+            let x = |e: rust_xlsxwriter::XlsxError| {
+                DisclosureError::Io(format!("{}: {e}", out.display()))
+            };
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            let sheet = wb.add_worksheet();
+            sheet.set_name("table").map_err(x)?;
+            for (c, h) in header.iter().enumerate() {
+                sheet.write_string(0, c as u16, h).map_err(x)?;
+            }
+            let dims: usize = release
+                .table
+                .dimensions
+                .iter()
+                .map(|d| if d.levels.len() > 1 { 2 } else { 1 })
+                .sum();
+            for (r, l) in lines.iter().enumerate() {
+                for (c, v) in l.iter().enumerate() {
+                    let row = r as u32 + 1;
+                    match v.parse::<f64>() {
+                        Ok(n) if c >= dims => sheet.write_number(row, c as u16, n).map_err(x)?,
+                        _ => sheet.write_string(row, c as u16, v).map_err(x)?,
+                    };
+                }
+            }
+            let sheet = wb.add_worksheet();
+            sheet.set_name("metadata").map_err(x)?;
+            let value = serde_json::to_value(&meta).expect("serialisable");
+            let mut r = 0;
+            for (k, v) in value.as_object().expect("object") {
+                if k == "audit" {
+                    continue;
+                }
+                sheet.write_string(r, 0, k).map_err(x)?;
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                sheet.write_string(r, 1, text).map_err(x)?;
+                r += 1;
+            }
+            sheet.write_string(r, 0, "audit").map_err(x)?;
+            sheet.write_string(r, 1, meta.audit.result).map_err(x)?;
+            let sheet = wb.add_worksheet();
+            sheet.set_name("audit").map_err(x)?;
+            let mut col = 0u16;
+            for d in &release.table.dimensions {
+                sheet.write_string(0, col, &d.name).map_err(x)?;
+                col += 1;
+            }
+            sheet.write_string(0, col, "lower bound").map_err(x)?;
+            sheet.write_string(0, col + 1, "upper bound").map_err(x)?;
+            for (r, (labels, b)) in meta.audit.certificate.iter().enumerate() {
+                let row = r as u32 + 1;
+                for (c, l) in labels.iter().enumerate() {
+                    sheet.write_string(row, c as u16, *l).map_err(x)?;
+                }
+                sheet.write_number(row, col, b.lower).map_err(x)?;
+                if b.upper.is_finite() {
+                    sheet.write_number(row, col + 1, b.upper).map_err(x)?;
+                } else {
+                    sheet.write_string(row, col + 1, "unbounded").map_err(x)?;
+                }
+            }
+            wb.save(out).map_err(x)?;
+            Ok(vec![out.to_path_buf()])
+        }
+        other => Err(DisclosureError::Request(format!(
+            "unknown output format '.{other}': use .csv or .xlsx"
+        ))),
+    }
+}
+
+/// Appends the run to `WH/releases/runs.jsonl` (who, what, when, what left) and the release to
+/// the requester's ledger `WH/releases/ledger.jsonl` (every released cell, for later audits).
+pub fn record(wh: &Warehouse, release: &Release, files: &[PathBuf]) -> Result<(), DisclosureError> {
+    let dir = wh.root().join("releases");
+    std::fs::create_dir_all(&dir).map_err(|e| DisclosureError::Io(e.to_string()))?;
+    let hidden_units: i64 = release
+        .pattern
+        .status
+        .iter()
+        .zip(&release.table.cells)
+        .filter(|(s, _)| **s != Status::Released)
+        .map(|(_, c)| c.units)
+        .sum();
+    let run = serde_json::json!({
+        "release": release.id,
+        "user": release.user,
+        "requester": release.request.requester,
+        "title": release.request.title,
+        "request_sha256": release.request.hash(),
+        "source": release.source,
+        "created": release.created,
+        "files": files,
+        "cells": release.table.cells.len(),
+        "primary_suppressed": release.pattern.count(Status::Primary),
+        "secondary_suppressed": release.pattern.count(Status::Secondary),
+        // Information loss, kept inside: the units behind hidden cells (margins included).
+        "units_in_hidden_cells": hidden_units,
+        "audit_rounds": release.pattern.rounds,
+    });
+    let (_, lines) = rows(release);
+    let ledger = serde_json::json!({
+        "release": release.id,
+        "requester": release.request.requester,
+        "source": release.source,
+        "source_versions": release.source_versions,
+        "request": release.request,
+        "created": release.created,
+        "released_cells": lines,
+    });
+    for (file, value) in [("runs.jsonl", run), ("ledger.jsonl", ledger)] {
+        let path = dir.join(file);
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| DisclosureError::Io(format!("{}: {e}", path.display())))?;
+        writeln!(f, "{value}").map_err(|e| DisclosureError::Io(e.to_string()))?;
+    }
+    Ok(())
+}

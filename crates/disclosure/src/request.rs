@@ -1,0 +1,150 @@
+//! A table request: a file (TOML) naming a SQL query over the warehouse or the sample that
+//! returns one row per unit, the dimensions with their hierarchies, the measures, and options.
+//!
+//! ```toml
+//! title = "Reimbursed spending by region, province and sex, 2024"
+//! requester = "KCE"
+//! unit = ["person_id"]
+//! sql = """
+//! SELECT p.person_id, m.region, coalesce(m.province, '-') AS province, p.sex, p.reimbursed_total
+//! FROM pati p JOIN ref_municipality_2025 m ON p.municipality_2025 = m.nis WHERE p.year = 2024
+//! """
+//! [[dimension]]
+//! name = "geography"
+//! levels = ["region", "province"]      # coarsest first
+//! total = "Belgium"
+//! [[dimension]]
+//! name = "sex"
+//! levels = ["sex"]
+//! total = "all"
+//! [[measure]]
+//! column = "reimbursed_total"
+//! statistics = ["sum", "mean"]
+//! ```
+
+use crate::DisclosureError;
+use serde::{Deserialize, Serialize};
+
+/// One dimension of the table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DimensionSpec {
+    /// Name shown in the output.
+    pub name: String,
+    /// Columns of the query, coarsest level first.
+    pub levels: Vec<String>,
+    /// Label of the total (every dimension carries its total).
+    #[serde(default = "default_total")]
+    pub total: String,
+}
+
+fn default_total() -> String {
+    "Total".into()
+}
+
+/// A statistic of a measure.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Statistic {
+    /// Sum over the cell's units.
+    Sum,
+    /// Mean over the cell's units.
+    Mean,
+}
+
+/// A summed or averaged column.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureSpec {
+    /// Column of the query (numeric).
+    pub column: String,
+    /// What to publish.
+    #[serde(default = "default_stats")]
+    pub statistics: Vec<Statistic>,
+}
+
+fn default_stats() -> Vec<Statistic> {
+    vec![Statistic::Sum]
+}
+
+/// Unit column(s): a string or a list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Unit {
+    /// One column.
+    One(String),
+    /// Several columns (e.g. person and year).
+    Many(Vec<String>),
+}
+
+impl Unit {
+    /// The columns.
+    pub fn columns(&self) -> Vec<String> {
+        match self {
+            Unit::One(c) => vec![c.clone()],
+            Unit::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// A table request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TableRequest {
+    /// What the table shows.
+    pub title: String,
+    /// Who asked (recorded in the ledger).
+    pub requester: String,
+    /// The query: one row per unit.
+    pub sql: String,
+    /// The unit counted (distinct), default `person_id`.
+    #[serde(default = "default_unit")]
+    pub unit: Unit,
+    /// The dimensions (1 to 6).
+    pub dimension: Vec<DimensionSpec>,
+    /// Measures (optional).
+    #[serde(default)]
+    pub measure: Vec<MeasureSpec>,
+    /// Round released counts to this base after suppression (e.g. 5); none by default.
+    #[serde(default)]
+    pub rounding_base: Option<u32>,
+}
+
+fn default_unit() -> Unit {
+    Unit::One("person_id".into())
+}
+
+impl TableRequest {
+    /// Parses and checks a request.
+    pub fn parse(text: &str) -> Result<TableRequest, DisclosureError> {
+        let r: TableRequest =
+            toml::from_str(text).map_err(|e| DisclosureError::Request(e.to_string()))?;
+        if r.dimension.is_empty() || r.dimension.len() > 6 {
+            return Err(DisclosureError::Request(
+                "a table has 1 to 6 dimensions".into(),
+            ));
+        }
+        for d in &r.dimension {
+            if d.levels.is_empty() {
+                return Err(DisclosureError::Request(format!(
+                    "dimension {} has no level column",
+                    d.name
+                )));
+            }
+        }
+        if r.rounding_base == Some(0) {
+            return Err(DisclosureError::Request(
+                "rounding_base must be at least 1".into(),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// SHA-256 of the request's canonical JSON (its identity in the ledger).
+    pub fn hash(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            serde_json::to_vec(self).expect("serialisable"),
+        ))
+    }
+}
