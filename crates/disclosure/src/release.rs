@@ -534,3 +534,24 @@ pub fn record(wh: &Warehouse, release: &Release, files: &[PathBuf]) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_round_to_the_nearest_multiple_halves_up() {
+        assert_eq!(round_to(0, 5), 0);
+        assert_eq!(round_to(7, 5), 5);
+        assert_eq!(round_to(8, 5), 10);
+        assert_eq!(round_to(12, 5), 10);
+        assert_eq!(round_to(13, 1), 13);
+    }
+
+    #[test]
+    fn csv_fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("plain"), "plain");
+    }
+}
