@@ -390,18 +390,23 @@ fn table_requests_leave_only_through_the_gate_and_are_logged() {
     write(
         "SELECT person_id, sex, CASE WHEN gp_contacts > 0 THEN 'yes' ELSE 'no' END AS gp, reimbursed_total FROM pati WHERE year = 2024",
     );
+    let table = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "table",
+            "--warehouse",
+            w,
+            "--spec",
+            spec.to_str().unwrap(),
+            "--source",
+            "population",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
     let out = tmp.path().join("t.csv");
-    let o = run(&[
-        "table",
-        "--warehouse",
-        w,
-        "--spec",
-        spec.to_str().unwrap(),
-        "--source",
-        "population",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = table(&out, &[]);
     assert!(o.status.success(), "{}", text(&o));
     let csv = std::fs::read_to_string(&out).unwrap();
     assert!(
@@ -421,17 +426,7 @@ fn table_requests_leave_only_through_the_gate_and_are_logged() {
         "SELECT person_id, sex, CASE WHEN gp_contacts > 0 THEN 'yes' ELSE 'no' END AS gp, reimbursed_total FROM pati WHERE year = 2024 AND person_id = '{p7}'"
     ));
     let out1 = tmp.path().join("one.csv");
-    let o = run(&[
-        "table",
-        "--warehouse",
-        w,
-        "--spec",
-        spec.to_str().unwrap(),
-        "--source",
-        "population",
-        "--out",
-        out1.to_str().unwrap(),
-    ]);
+    let o = table(&out1, &[]);
     assert!(o.status.success(), "{}", text(&o));
     let csv = std::fs::read_to_string(&out1).unwrap();
     for line in csv.lines().skip(1) {
@@ -443,19 +438,7 @@ fn table_requests_leave_only_through_the_gate_and_are_logged() {
     );
 
     // The threshold can be raised, not lowered; a population request cannot bypass the gate.
-    let o = run(&[
-        "table",
-        "--warehouse",
-        w,
-        "--spec",
-        spec.to_str().unwrap(),
-        "--source",
-        "population",
-        "--min-units",
-        "2",
-        "--out",
-        out1.to_str().unwrap(),
-    ]);
+    let o = table(&out1, &["--min-units", "2"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("raised, not lowered"), "{}", text(&o));
 

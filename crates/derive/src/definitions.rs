@@ -460,19 +460,11 @@ mod docs_tests {
 
     #[test]
     fn catalogue_document_is_up_to_date() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/pati-variables.md");
-        let expected = catalogue_markdown(&Definitions::builtin());
-        let actual = std::fs::read_to_string(&path).unwrap_or_default();
-        if actual != expected {
-            if std::env::var_os("AIM_BLESS").is_some() {
-                std::fs::write(&path, &expected).unwrap();
-            } else {
-                panic!(
-                    "docs/pati-variables.md is out of date: run `AIM_BLESS=1 cargo test -p aim-derive` to regenerate it"
-                );
-            }
-        }
+        aim_model::docs::check_generated(
+            "pati-variables.md",
+            &catalogue_markdown(&Definitions::builtin()),
+            "aim-derive",
+        );
     }
 
     #[test]

@@ -55,22 +55,28 @@ pub fn data_model_markdown() -> String {
     out
 }
 
+/// For tests: fails when the generated document `docs/<name>` differs from `expected`, or
+/// rewrites it when `AIM_BLESS` is set. `crate_name` goes into the message.
+pub fn check_generated(name: &str, expected: &str, crate_name: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs")
+        .join(name);
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    if actual != expected {
+        if std::env::var_os("AIM_BLESS").is_some() {
+            std::fs::write(&path, expected).expect("docs/ is writable");
+        } else {
+            panic!(
+                "docs/{name} is out of date: run `AIM_BLESS=1 cargo test -p {crate_name}` to regenerate it"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn docs_data_model_is_up_to_date() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/data-model.md");
-        let expected = super::data_model_markdown();
-        let actual = std::fs::read_to_string(&path).unwrap_or_default();
-        if actual != expected {
-            if std::env::var_os("AIM_BLESS").is_some() {
-                std::fs::write(&path, &expected).unwrap();
-            } else {
-                panic!(
-                    "docs/data-model.md is out of date: run `AIM_BLESS=1 cargo test -p aim-model` to regenerate it"
-                );
-            }
-        }
+        super::check_generated("data-model.md", &super::data_model_markdown(), "aim-model");
     }
 }
