@@ -108,43 +108,116 @@ pub fn bounds(
                 (coef, rhs)
             })
             .collect();
-        for &target in cells.iter().filter(|c| wanted.contains(c)) {
-            let mut b = Bounds {
-                cell: target,
-                lower: 0.0,
-                upper: f64::INFINITY,
-            };
-            for dir in [
-                OptimizationDirection::Minimize,
-                OptimizationDirection::Maximize,
-            ] {
-                let mut problem = Problem::new(dir);
-                let vars: Vec<_> = cells
-                    .iter()
-                    .map(|&c| {
-                        problem.add_var(if c == target { 1.0 } else { 0.0 }, (0.0, f64::INFINITY))
-                    })
-                    .collect();
-                for (coef, rhs) in &rows {
-                    let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();
-                    problem.add_constraint(&terms, ComparisonOp::Eq, *rhs);
+        // One LP over the group, optimising the sum of `objective` (indices into `cells`);
+        // `None` when unbounded.
+        let solve = |dir: OptimizationDirection,
+                     objective: &[usize]|
+         -> Result<Option<Vec<f64>>, DisclosureError> {
+            let mut problem = Problem::new(dir);
+            let vars: Vec<_> = (0..cells.len())
+                .map(|i| {
+                    problem.add_var(
+                        if objective.contains(&i) { 1.0 } else { 0.0 },
+                        (0.0, f64::INFINITY),
+                    )
+                })
+                .collect();
+            for (coef, rhs) in &rows {
+                let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();
+                problem.add_constraint(&terms, ComparisonOp::Eq, *rhs);
+            }
+            match problem.solve() {
+                Ok(outcome) => {
+                    let solution = outcome
+                        .into_solution()
+                        .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
+                    Ok(Some(vars.iter().map(|v| solution.var_value(*v)).collect()))
                 }
-                match problem.solve() {
-                    Ok(outcome) => {
-                        let solution = outcome
-                            .into_solution()
-                            .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
-                        let v = solution.objective();
-                        match dir {
-                            OptimizationDirection::Minimize => b.lower = v,
-                            OptimizationDirection::Maximize => b.upper = v,
-                        }
-                    }
-                    Err(microlp::Error::Unbounded) => {}
-                    Err(e) => return Err(DisclosureError::Audit(e.to_string())),
+                Err(microlp::Error::Unbounded) => Ok(None),
+                Err(e) => Err(DisclosureError::Audit(e.to_string())),
+            }
+        };
+        // A cap for each cell from the rows whose coefficients all have one sign: with every
+        // value ≥ 0, x ≤ rhs / coefficient. A solution reaching the cap proves it is the maximum.
+        let mut cap = vec![f64::INFINITY; cells.len()];
+        for (coef, rhs) in &rows {
+            let positive = coef.iter().all(|&(_, s)| s > 0.0);
+            let negative = coef.iter().all(|&(_, s)| s < 0.0);
+            if positive || negative {
+                for &(i, s) in coef {
+                    cap[i] = cap[i].min(rhs / s);
                 }
             }
-            out.push(b);
+        }
+        const EPS: f64 = 1e-6;
+        let targets: Vec<usize> = (0..cells.len())
+            .filter(|&i| wanted.contains(&cells[i]))
+            .collect();
+        let mut lower: Vec<Option<f64>> = vec![None; cells.len()];
+        let mut upper: Vec<Option<f64>> = vec![None; cells.len()];
+        // Witnesses first: minimise (maximise) the sum of the cells still open; a cell at 0
+        // (at its cap) in that solution has its exact bound.
+        for _ in 0..4 {
+            let open: Vec<usize> = targets
+                .iter()
+                .copied()
+                .filter(|&i| lower[i].is_none())
+                .collect();
+            if open.is_empty() {
+                break;
+            }
+            let Some(x) = solve(OptimizationDirection::Minimize, &open)? else {
+                break;
+            };
+            let mut found = false;
+            for &i in &open {
+                if x[i] <= EPS {
+                    lower[i] = Some(0.0);
+                    found = true;
+                }
+            }
+            if !found {
+                break;
+            }
+        }
+        for _ in 0..4 {
+            let open: Vec<usize> = targets
+                .iter()
+                .copied()
+                .filter(|&i| upper[i].is_none() && cap[i].is_finite())
+                .collect();
+            if open.is_empty() {
+                break;
+            }
+            let Some(x) = solve(OptimizationDirection::Maximize, &open)? else {
+                break;
+            };
+            let mut found = false;
+            for &i in &open {
+                if x[i] >= cap[i] - EPS {
+                    upper[i] = Some(cap[i]);
+                    found = true;
+                }
+            }
+            if !found {
+                break;
+            }
+        }
+        // The rest: one LP per cell and direction.
+        for &i in &targets {
+            if lower[i].is_none() {
+                let x = solve(OptimizationDirection::Minimize, &[i])?;
+                lower[i] = Some(x.map_or(0.0, |x| x[i]));
+            }
+            if upper[i].is_none() {
+                let x = solve(OptimizationDirection::Maximize, &[i])?;
+                upper[i] = Some(x.map_or(f64::INFINITY, |x| x[i]));
+            }
+            out.push(Bounds {
+                cell: cells[i],
+                lower: lower[i].unwrap_or(0.0),
+                upper: upper[i].unwrap_or(f64::INFINITY),
+            });
         }
     }
     out.sort_by_key(|b| b.cell);
