@@ -157,10 +157,7 @@ pub async fn build(
     if opts.rebuild {
         for (in_sample, name) in DERIVED {
             let base = if in_sample { wh.sample() } else { wh.clone() };
-            let dir = base.table_dir(name);
-            if in_sample || matches!(name, "hosp" | "pati") {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
+            let _ = std::fs::remove_dir_all(base.table_dir(name));
         }
     }
     let mut derived = open_derived(wh, defs).await?;
@@ -403,6 +400,15 @@ async fn read_reference(wh: &Warehouse) -> Result<Reference, DeriveError> {
 
 type Derived = HashMap<(bool, &'static str), DeltaTable>;
 
+/// The warehouse schema of a source table (`popu`, `gzss`, `faru`).
+fn source_schema(name: &str) -> Arc<Schema> {
+    aim_model::schema::source_tables()
+        .into_iter()
+        .find(|t| t.name == name)
+        .expect("a source table")
+        .warehouse_schema()
+}
+
 async fn open_derived(wh: &Warehouse, defs: &Definitions) -> Result<Derived, DeriveError> {
     let sample = wh.sample();
     let mut out = HashMap::new();
@@ -410,18 +416,7 @@ async fn open_derived(wh: &Warehouse, defs: &Definitions) -> Result<Derived, Der
         let (schema, partitions): (Arc<Schema>, &[&str]) = match name {
             "hosp" => (output::hosp_schema(), &["year"]),
             "pati" => (output::pati_schema(defs, in_sample), &["year"]),
-            "popu" => (
-                aim_model::schema::POPU.warehouse_schema(),
-                &["insurer", "period"],
-            ),
-            "gzss" => (
-                aim_model::schema::GZSS.warehouse_schema(),
-                &["insurer", "period"],
-            ),
-            _ => (
-                aim_model::schema::FARU.warehouse_schema(),
-                &["insurer", "period"],
-            ),
+            source => (source_schema(source), &["insurer", "period"]),
         };
         let base = if in_sample { &sample } else { wh };
         let table = tables::open_or_create(base, name, &schema, partitions).await?;
@@ -560,12 +555,7 @@ async fn build_year(
     for name in ["popu", "gzss", "faru"] {
         let (tx, rx) = mpsc::channel::<RecordBatch>(8);
         let table = derived[&(true, name)].clone();
-        let schema = match name {
-            "popu" => aim_model::schema::POPU.warehouse_schema(),
-            "gzss" => aim_model::schema::GZSS.warehouse_schema(),
-            _ => aim_model::schema::FARU.warehouse_schema(),
-        };
-        senders.insert(name, (tx, schema));
+        senders.insert(name, (tx, source_schema(name)));
         writers.push((
             name,
             tokio::spawn(async move { write_stream(&table, format!("sample/{name}"), rx).await }),
@@ -604,13 +594,6 @@ async fn build_year(
 
     log("computed; sample source rows written");
     progress.step(year, "writing");
-    let is_member: HashMap<u128, ()> = data
-        .persons
-        .iter()
-        .zip(&data.member)
-        .filter(|(_, m)| **m)
-        .map(|(p, _)| (p.id, ()))
-        .collect();
     let outputs: [((bool, &str), Vec<RecordBatch>); 4] = [
         (
             (false, "hosp"),
@@ -618,7 +601,7 @@ async fn build_year(
         ),
         (
             (true, "hosp"),
-            output::hosp_batches(&data.stays, year, |p| is_member.contains_key(&p))?,
+            output::hosp_batches(&data.stays, year, |p| data.is_member(p))?,
         ),
         (
             (false, "pati"),

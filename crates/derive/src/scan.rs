@@ -193,13 +193,6 @@ pub fn coded_at(a: &StringArray, i: usize) -> Option<u128> {
     }
 }
 
-/// Keeps the rows of `batch` where `keep` is true (a new batch).
-pub fn filter(batch: &RecordBatch, keep: &[bool]) -> Result<RecordBatch, DeriveError> {
-    let mask = BooleanArray::from(keep.to_vec());
-    deltalake::arrow::compute::filter_record_batch(batch, &mask)
-        .map_err(|e| DeriveError::Schema(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

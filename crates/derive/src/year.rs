@@ -129,6 +129,13 @@ pub struct YearData {
 }
 
 impl YearData {
+    /// Whether a coded person is a member of the sample this year (persons are sorted).
+    pub fn is_member(&self, person: u128) -> bool {
+        self.persons
+            .binary_search_by_key(&person, |p| p.id)
+            .is_ok_and(|k| self.member[k])
+    }
+
     /// A counter slot of a person.
     pub fn contact(&self, person: usize, c: Contact) -> i64 {
         self.slots[person * self.width + c as usize]
@@ -218,7 +225,30 @@ struct Shared<'a> {
     width: usize,
 }
 
+/// What a line pass counts about the persons of its lines.
+#[derive(Default)]
+struct LineCounts {
+    rows: u64,
+    not_in_population: u64,
+    after_death: u64,
+}
+
 impl Shared<'_> {
+    /// The person's position in the year's population, counting lines of persons not in it
+    /// and lines dated after the person's death.
+    #[inline]
+    fn person(&self, id: u128, date: i32, counts: &mut LineCounts) -> Option<usize> {
+        let Some(&p) = self.index.get(&id) else {
+            counts.not_in_population += 1;
+            return None;
+        };
+        let p = p as usize;
+        if date > self.death[p] {
+            counts.after_death += 1;
+        }
+        Some(p)
+    }
+
     #[inline]
     fn add(&self, person: usize, slot: usize, v: i64) {
         if v != 0 {
@@ -230,9 +260,7 @@ impl Shared<'_> {
 #[derive(Default)]
 struct GzssState {
     lines: Vec<HospLine>,
-    rows: u64,
-    not_in_population: u64,
-    after_death: u64,
+    counts: LineCounts,
     unknown: u64,
     unknown_codes: Vec<String>,
 }
@@ -245,13 +273,8 @@ struct FaruState {
     ddd: FastMap<u64, (i64, i64)>,
     /// Per local ATC id: is it a flu vaccine.
     flu: Vec<bool>,
-    rows: u64,
-    not_in_population: u64,
-    after_death: u64,
+    counts: LineCounts,
 }
-
-/// Every column (the sample's POPU rows are copied whole).
-const ALL: &[&str] = &[];
 
 /// The GZSS columns the derivations read (members' rows are then read whole).
 const GZSS_COLUMNS: &[&str] = &[
@@ -308,25 +331,21 @@ pub fn compute(
 
     progress.step("sample population");
     let popu_rows = std::sync::atomic::AtomicU64::new(0);
-    scan::scan(
+    scan::scan_select(
         &inputs.popu,
-        ALL,
+        &["person_id"],
         || (),
-        |_, file, b| {
+        |_, _, b, keep| {
             popu_rows.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
             let ids = scan::strings(b, "person_id")?;
-            let keep: Vec<bool> = (0..b.num_rows())
-                .map(|i| {
-                    scan::coded_at(ids, i)
-                        .and_then(|id| index.get(&id))
-                        .is_some_and(|&k| member[k as usize])
-                })
-                .collect();
-            if keep.iter().any(|&k| k) {
-                sink.rows("popu", file, scan::filter(b, &keep)?)?;
-            }
+            keep.extend((0..b.num_rows()).map(|i| {
+                scan::coded_at(ids, i)
+                    .and_then(|id| index.get(&id))
+                    .is_some_and(|&k| member[k as usize])
+            }));
             Ok(())
         },
+        |file, b| sink.rows("popu", file, b),
     )?;
     counters.popu_rows = popu_rows.into_inner();
 
@@ -367,9 +386,9 @@ pub fn compute(
 
     let mut lines = Vec::new();
     for st in gz_states {
-        counters.gzss_rows += st.rows;
-        counters.gzss_lines_person_not_in_population += st.not_in_population;
-        counters.lines_after_death += st.after_death;
+        counters.gzss_rows += st.counts.rows;
+        counters.gzss_lines_person_not_in_population += st.counts.not_in_population;
+        counters.lines_after_death += st.counts.after_death;
         counters.lines_unknown_nomenclature += st.unknown;
         for c in st.unknown_codes {
             if !counters.unknown_nomenclature_codes.contains(&c)
@@ -462,7 +481,7 @@ fn gzss_batch(
     let supp = scan::decimals(b, "supplement")?;
     let insurer: u16 = file.insurer.parse().unwrap_or(0);
     let n = b.num_rows();
-    st.rows += n as u64;
+    st.counts.rows += n as u64;
     let offset = keep.len();
     keep.resize(offset + n, false);
     for i in 0..n {
@@ -501,14 +520,9 @@ fn gzss_batch(
                 insurer,
             });
         }
-        let Some(&p) = sh.index.get(&person) else {
-            st.not_in_population += 1;
+        let Some(p) = sh.person(person, d, &mut st.counts) else {
             continue;
         };
-        let p = p as usize;
-        if d > sh.death[p] {
-            st.after_death += 1;
-        }
         let group = info.map_or(other, |x| usize::from(x.group));
         let base = CONTACTS + group * 3;
         sh.add(p, base, r);
@@ -538,21 +552,16 @@ fn faru_batch(
     let reimb = scan::decimals(b, "amount_reimbursed")?;
     let copay = scan::decimals(b, "copayment")?;
     let n = b.num_rows();
-    st.rows += n as u64;
+    st.counts.rows += n as u64;
     let offset = keep.len();
     keep.resize(offset + n, false);
     for i in 0..n {
         let Some(person) = scan::coded_at(ids, i) else {
             continue;
         };
-        let Some(&p) = sh.index.get(&person) else {
-            st.not_in_population += 1;
+        let Some(p) = sh.person(person, date.value(i), &mut st.counts) else {
             continue;
         };
-        let p = p as usize;
-        if date.value(i) > sh.death[p] {
-            st.after_death += 1;
-        }
         let base = CONTACTS + pharmacy * 3;
         sh.add(p, base, reimb.value(i) as i64);
         sh.add(p, base + 1, copay.value(i) as i64);
@@ -607,9 +616,9 @@ fn drugs(
     let mut masks: Vec<u64> = Vec::new();
     let mut entries: Vec<(u64, i64, i64)> = Vec::new();
     for st in states {
-        counters.faru_rows += st.rows;
-        counters.faru_lines_person_not_in_population += st.not_in_population;
-        counters.lines_after_death += st.after_death;
+        counters.faru_rows += st.counts.rows;
+        counters.faru_lines_person_not_in_population += st.counts.not_in_population;
+        counters.lines_after_death += st.counts.after_death;
         let local: Vec<u32> = st
             .atc_names
             .iter()

@@ -45,13 +45,18 @@ pub async fn session_of(
                 None => continue,
             },
         };
-        table
-            .update_datafusion_session(&ctx.state())
-            .map_err(delta(name))?;
-        let provider = table.table_provider().await?;
-        ctx.register_table(name.as_str(), provider)?;
+        register(&ctx, name, &table).await?;
     }
     Ok(ctx)
+}
+
+/// Registers a Delta table in a session under `name`.
+async fn register(ctx: &SessionContext, name: &str, table: &deltalake::DeltaTable) -> Result<()> {
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(delta(name))?;
+    ctx.register_table(name, table.table_provider().await?)?;
+    Ok(())
 }
 
 /// A SQL session over the permanent sample (`WH/sample`): its tables under their usual names,
@@ -65,10 +70,7 @@ pub async fn sample_session(wh: &Warehouse) -> Result<SessionContext> {
         .filter(|n| n.starts_with("ref_"))
     {
         if let Some(table) = tables::open(wh, &name).await? {
-            table
-                .update_datafusion_session(&ctx.state())
-                .map_err(delta(&name))?;
-            ctx.register_table(name.as_str(), table.table_provider().await?)?;
+            register(&ctx, &name, &table).await?;
         }
     }
     Ok(ctx)
