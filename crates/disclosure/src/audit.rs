@@ -113,14 +113,14 @@ pub fn bounds(
         let solve = |dir: OptimizationDirection,
                      objective: &[usize]|
          -> Result<Option<Vec<f64>>, DisclosureError> {
+            let mut weight = vec![0.0; cells.len()];
+            for &i in objective {
+                weight[i] = 1.0;
+            }
             let mut problem = Problem::new(dir);
-            let vars: Vec<_> = (0..cells.len())
-                .map(|i| {
-                    problem.add_var(
-                        if objective.contains(&i) { 1.0 } else { 0.0 },
-                        (0.0, f64::INFINITY),
-                    )
-                })
+            let vars: Vec<_> = weight
+                .iter()
+                .map(|&w| problem.add_var(w, (0.0, f64::INFINITY)))
                 .collect();
             for (coef, rhs) in &rows {
                 let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();

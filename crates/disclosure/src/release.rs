@@ -90,9 +90,21 @@ pub async fn run(
             "the source has no tables (for the sample: run `aim build` first)".into(),
         ));
     }
+    // Every table the query can see: the source's, and for the sample the reference tables
+    // its session adds.
+    let mut visible: Vec<(&Warehouse, String)> =
+        base.table_names().into_iter().map(|n| (&base, n)).collect();
+    if source == Source::Sample {
+        visible.extend(
+            wh.table_names()
+                .into_iter()
+                .filter(|n| n.starts_with("ref_"))
+                .map(|n| (wh, n)),
+        );
+    }
     let mut source_versions = BTreeMap::new();
-    for name in base.table_names() {
-        if let Some(t) = tables::open(&base, &name).await.map_err(wh_err)? {
+    for (home, name) in visible {
+        if let Some(t) = tables::open(home, &name).await.map_err(wh_err)? {
             source_versions.insert(name, t.version().unwrap_or(0));
         }
     }

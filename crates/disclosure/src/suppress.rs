@@ -121,7 +121,6 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
     // before, and the certificate is recomputed once on the final pattern.
     let mut rounds = 0;
     let mut to_check = primaries.clone();
-    let mut first: Option<Vec<Bounds>> = None;
     loop {
         rounds += 1;
         close_single_gaps(table, &equations, &mut status);
@@ -132,12 +131,10 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
             .filter(|b| !protected(b, policy))
             .map(|b| b.cell)
             .collect();
-        if first.is_none() {
-            first = Some(bounds);
-        }
         if failing.is_empty() {
+            // In the first round every small cell was audited on this very pattern.
             let certificate = if rounds == 1 {
-                first.unwrap_or_default()
+                bounds
             } else {
                 audit::bounds(&values, &hidden, &equations, &primaries)?
             };

@@ -121,6 +121,9 @@ pub struct Table {
     pub measures: Vec<String>,
     /// Cells, indexed by [`Table::index`].
     pub cells: Vec<Cell>,
+    /// Cell-index stride of each dimension (fixed once the table is built).
+    #[serde(skip)]
+    strides: Vec<usize>,
 }
 
 /// One additivity equation: `total` = sum of `parts`.
@@ -169,6 +172,10 @@ impl Table {
             d.sort_children();
         }
         let size: usize = dimensions.iter().map(|d| d.nodes.len()).product();
+        let mut strides = vec![1; dimensions.len()];
+        for d in (0..dimensions.len().saturating_sub(1)).rev() {
+            strides[d] = strides[d + 1] * dimensions[d + 1].nodes.len();
+        }
         let mut table = Table {
             cells: vec![
                 Cell {
@@ -179,8 +186,8 @@ impl Table {
             ],
             dimensions,
             measures,
+            strides: strides.clone(),
         };
-        let strides = table.strides();
         for (p, sums) in paths {
             // Every combination of the unit's nodes (its leaf and all its ancestors).
             let mut combos = vec![0usize];
@@ -202,23 +209,14 @@ impl Table {
         Ok(table)
     }
 
-    fn strides(&self) -> Vec<usize> {
-        let mut s = vec![1; self.dimensions.len()];
-        for d in (0..self.dimensions.len().saturating_sub(1)).rev() {
-            s[d] = s[d + 1] * self.dimensions[d + 1].nodes.len();
-        }
-        s
-    }
-
     /// Cell index of a combination of nodes (one per dimension).
     pub fn index(&self, nodes: &[usize]) -> usize {
-        self.strides().iter().zip(nodes).map(|(s, n)| s * n).sum()
+        self.strides.iter().zip(nodes).map(|(s, n)| s * n).sum()
     }
 
     /// Nodes (one per dimension) of a cell index.
     pub fn nodes(&self, mut index: usize) -> Vec<usize> {
-        let strides = self.strides();
-        strides
+        self.strides
             .iter()
             .map(|s| {
                 let n = index / s;
@@ -230,16 +228,16 @@ impl Table {
 
     /// Whether a cell is a margin (some dimension at a non-leaf node).
     pub fn is_margin(&self, index: usize) -> bool {
-        self.nodes(index)
+        self.dimensions
             .iter()
-            .zip(&self.dimensions)
-            .any(|(n, d)| !d.nodes[*n].children.is_empty())
+            .zip(&self.strides)
+            .any(|(d, s)| !d.nodes[(index / s) % d.nodes.len()].children.is_empty())
     }
 
     /// Every additivity equation of the table: for each dimension, each node with children
     /// and each combination of the other dimensions' nodes.
     pub fn equations(&self) -> Vec<Equation> {
-        let strides = self.strides();
+        let strides = &self.strides;
         let mut out = Vec::new();
         for index in 0..self.cells.len() {
             let nodes = self.nodes(index);
