@@ -6,6 +6,7 @@
 
 mod demo;
 mod progress;
+mod table;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -107,21 +108,30 @@ enum Command {
         /// Warehouse folder.
         #[arg(long)]
         warehouse: PathBuf,
-        /// The table request (TOML; docs/disclosure.md).
-        #[arg(long)]
-        spec: PathBuf,
+        /// The table request (TOML; docs/disclosure.md). Repeatable: several requests in
+        /// one run are each audited against the ones before them.
+        #[arg(long, required = true)]
+        spec: Vec<PathBuf>,
         /// Where the request runs.
         #[arg(long, value_enum)]
         source: TableSource,
-        /// Output file: .csv (with .meta.json beside it) or .xlsx.
+        /// Output file: .csv (with .meta.json beside it) or .xlsx. With several --spec, a
+        /// folder that receives one file per request, named after it.
         #[arg(long)]
         out: PathBuf,
+        /// File format in a folder given to --out (several --spec).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: TableFormat,
         /// Raise the threshold (units per cell) above the source's policy.
         #[arg(long)]
         min_units: Option<i64>,
         /// Who runs it (recorded in the run log; default: $USER).
         #[arg(long)]
         user: Option<String>,
+        /// The sample's raw, unsuppressed table, for a user with sample access
+        /// (`WH/access.toml`); it stays inside and is logged. Not available on the population.
+        #[arg(long)]
+        raw: bool,
     },
     /// Run a read-only SQL query on the warehouse.
     Sql {
@@ -177,6 +187,12 @@ enum TtpCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum TableFormat {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum TableSource {
     Sample,
     Population,
@@ -385,42 +401,24 @@ fn run(cli: Cli) -> Result<u8> {
             spec,
             source,
             out,
+            format,
             min_units,
             user,
+            raw,
         } => {
             let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-            let text = std::fs::read_to_string(&spec)
-                .with_context(|| format!("cannot read {}", spec.display()))?;
-            let request = aim_disclosure::TableRequest::parse(&text)
-                .with_context(|| format!("in {}", spec.display()))?;
             let source = match source {
                 TableSource::Sample => aim_disclosure::Source::Sample,
                 TableSource::Population => aim_disclosure::Source::Population,
             };
-            let mut policy = source.policy();
-            if let Some(m) = min_units {
-                policy.min_units = m;
-            }
             let user = user
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "unknown".into());
-            let release = runtime()?.block_on(aim_disclosure::release::run(
-                &wh, &request, source, policy, &user,
-            ))?;
-            let files = aim_disclosure::release::write(&release, &out)?;
-            aim_disclosure::release::record(&wh, &release, &files)?;
-            let meta = aim_disclosure::release::metadata(&release);
-            println!(
-                "{}: {} cells, {} small cells suppressed, {} more suppressed to protect them; audit {}",
-                release.id,
-                meta.cells,
-                meta.primary_suppressed,
-                meta.secondary_suppressed,
-                meta.audit.result
-            );
-            for f in files {
-                println!("wrote {}", f.display());
-            }
+            let ext = match format {
+                TableFormat::Csv => "csv",
+                TableFormat::Xlsx => "xlsx",
+            };
+            table::run(&wh, &spec, source, &out, ext, min_units, &user, raw)?;
             Ok(0)
         }
         Command::Sql {
@@ -444,7 +442,7 @@ fn run(cli: Cli) -> Result<u8> {
             let rt = runtime()?;
             let batches = rt.block_on(async {
                 let ctx = if sample {
-                    aim_warehouse::query::sample_session(&wh).await?
+                    aim_warehouse::query::sample_session(&wh, &BTreeMap::new()).await?
                 } else {
                     aim_warehouse::query::session(&wh, &versions).await?
                 };

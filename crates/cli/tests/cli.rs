@@ -3,6 +3,7 @@
 
 use aim_ingest::testkit::*;
 use aim_model::{Database, Insurer, Period};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -450,4 +451,209 @@ fn table_requests_leave_only_through_the_gate_and_are_logged() {
     let first: serde_json::Value = serde_json::from_str(ledger.lines().next().unwrap()).unwrap();
     assert_eq!(first["requester"], "r");
     assert!(first["source_versions"]["pati"].is_number());
+}
+
+/// Parses a gated CSV into (labels → persons) for the released cells.
+fn released_counts(csv: &str, dims: usize) -> BTreeMap<Vec<String>, i64> {
+    csv.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let n = f[dims].parse::<i64>().ok()?;
+            Some((f[..dims].iter().map(|s| s.to_string()).collect(), n))
+        })
+        .collect()
+}
+
+#[test]
+fn differencing_overlapping_requests_is_caught_in_one_run_and_through_the_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let inbox = tmp.path().join("inbox");
+    population(&inbox, 400);
+    billing(&inbox, 400, 1);
+    assert!(
+        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["build", "--warehouse", w]).status.success());
+    // A: persons by sex and GP use. B: the same, but person 300 (no GP contact) counted
+    // among the users: B − A isolates that one person.
+    let p300 = person(300);
+    let spec = |name: &str, cond: &str| {
+        let path = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "title = \"{name}\"\nrequester = \"r\"\nsql = \"\"\"\nSELECT person_id, sex, CASE WHEN {cond} THEN 'yes' ELSE 'no' END AS gp FROM pati WHERE year = 2024\n\"\"\"\n[[dimension]]\nname = \"sex\"\nlevels = [\"sex\"]\n[[dimension]]\nname = \"user\"\nlevels = [\"gp\"]\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let a = spec("a", "gp_contacts > 0");
+    let b = spec("b", &format!("gp_contacts > 0 OR person_id = '{p300}'"));
+    let out = tmp.path().join("both");
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        a.to_str().unwrap(),
+        "--spec",
+        b.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+    let ca = released_counts(&read(&out.join("a.csv")), 2);
+    let cb = released_counts(&read(&out.join("b.csv")), 2);
+    // Without the check, B's "yes" cells would exceed A's by exactly one person.
+    let mut compared = 0;
+    for (k, nb) in &cb {
+        if let Some(na) = ca.get(k) {
+            compared += 1;
+            assert!(
+                !(1..5).contains(&(nb - na).abs()),
+                "{k:?}: {na} then {nb} reveals a small group"
+            );
+        }
+    }
+    assert!(compared > 0, "nothing comparable was released");
+    let meta: serde_json::Value =
+        serde_json::from_str(&read(&out.join("b.csv.meta.json"))).unwrap();
+    assert!(
+        meta["differencing_suppressed"].as_u64().unwrap() > 0,
+        "{meta}"
+    );
+    assert_eq!(meta["audited_against"].as_array().unwrap().len(), 1);
+    assert_eq!(meta["audit"]["result"], "passed");
+
+    // B again, alone, later: the ledger's releases (A and B) are replayed and B's cells
+    // stay hidden the same way.
+    let again = tmp.path().join("again.csv");
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        b.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("replaying 2 earlier release(s)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(released_counts(&read(&again), 2), cb);
+    let meta: serde_json::Value =
+        serde_json::from_str(&read(&tmp.path().join("again.csv.meta.json"))).unwrap();
+    assert_eq!(meta["audited_against"].as_array().unwrap().len(), 2);
+    // The run log keeps, inside, which cells differenced with which release.
+    let runs = read(&wh.join("releases/runs.jsonl"));
+    let last: serde_json::Value = serde_json::from_str(runs.lines().last().unwrap()).unwrap();
+    assert!(!last["differencing"].as_array().unwrap().is_empty());
+    // Another requester is not audited against r's releases.
+    let c = tmp.path().join("c.toml");
+    std::fs::write(
+        &c,
+        read(&b).replace("requester = \"r\"", "requester = \"other\""),
+    )
+    .unwrap();
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        c.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        tmp.path().join("c.csv").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("replaying"), "{}", text(&o));
+}
+
+#[test]
+fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let inbox = tmp.path().join("inbox");
+    population(&inbox, 400);
+    billing(&inbox, 400, 1);
+    assert!(
+        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["build", "--warehouse", w]).status.success());
+    let spec = tmp.path().join("r.toml");
+    std::fs::write(
+        &spec,
+        "title = \"t\"\nrequester = \"r\"\nrounding_base = 5\nsql = \"SELECT person_id, sex, CASE WHEN gp_contacts > 0 THEN 'yes' ELSE 'no' END AS gp FROM pati WHERE year = 2024\"\n[[dimension]]\nname = \"sex\"\nlevels = [\"sex\"]\n[[dimension]]\nname = \"user\"\nlevels = [\"gp\"]\n",
+    )
+    .unwrap();
+    let table = |source: &str, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "table",
+            "--warehouse",
+            w,
+            "--spec",
+            spec.to_str().unwrap(),
+            "--source",
+            source,
+            "--out",
+            out.to_str().unwrap(),
+            "--user",
+            "ana",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // Rounded: every released count is a multiple of 5.
+    let gated = tmp.path().join("gated.csv");
+    let o = table("population", &gated, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let counts = released_counts(&std::fs::read_to_string(&gated).unwrap(), 2);
+    assert!(!counts.is_empty());
+    assert!(counts.values().all(|n| n % 5 == 0), "{counts:?}");
+    // Raw on the sample: refused without access, written (unrounded, unsuppressed) with it.
+    let raw = tmp.path().join("raw.csv");
+    let o = table("sample", &raw, &["--raw"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("no access to the permanent sample"),
+        "{}",
+        text(&o)
+    );
+    assert!(!raw.exists());
+    std::fs::write(wh.join("access.toml"), "[sample]\nusers = [\"ana\"]\n").unwrap();
+    let o = table("sample", &raw, &["--raw"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&raw).unwrap();
+    assert!(!csv.contains("small cell"), "{csv}");
+    let sample_total: i64 =
+        released_counts(&csv, 2)[&vec!["Total".to_string(), "Total".to_string()]];
+    assert!(sample_total > 0 && sample_total < 400);
+    // Never raw on the population, whoever asks.
+    let o = table("population", &tmp.path().join("p.csv"), &["--raw"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("only available on the sample"),
+        "{}",
+        text(&o)
+    );
+    let runs = std::fs::read_to_string(wh.join("releases/runs.jsonl")).unwrap();
+    assert!(runs.lines().any(|l| l.contains("\"raw\":true")));
 }

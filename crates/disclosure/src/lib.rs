@@ -4,7 +4,10 @@
 //! from the margins, and an audit by linear programming whose bounds are the release's
 //! certificate.
 
+pub mod access;
 pub mod audit;
+pub mod differencing;
+pub mod ledger;
 pub mod release;
 pub mod request;
 pub mod suppress;
@@ -12,7 +15,7 @@ pub mod table;
 
 pub use release::{Release, Source};
 pub use request::TableRequest;
-pub use suppress::{Pattern, Policy, Status, suppress};
+pub use suppress::{Pattern, Policy, Protection, Status, suppress, suppress_with};
 pub use table::{Dimension, Table};
 
 /// What can go wrong in the gate.

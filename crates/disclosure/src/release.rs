@@ -3,7 +3,8 @@
 //! recorded in the ledger.
 
 use crate::DisclosureError;
-use crate::audit::Bounds;
+use crate::differencing::{self, Earlier, Finding};
+use crate::ledger;
 use crate::request::{Statistic, TableRequest};
 use crate::suppress::{self, Pattern, Policy, Status};
 use crate::table::{Dimension, Table};
@@ -12,7 +13,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -61,15 +62,35 @@ pub struct Release {
     pub table: Table,
     /// The suppression pattern and certificate.
     pub pattern: Pattern,
+    /// The earlier releases to the same requester this one was audited against.
+    pub audited_against: Vec<String>,
+    /// Cells hidden because they differenced with an earlier release (internal).
+    #[serde(skip)]
+    pub differencing: Vec<Finding>,
 }
 
-/// Runs `request` on `source` and applies the gate.
+impl Release {
+    /// This release as an earlier one, for the differencing check of the next.
+    pub fn earlier(&self) -> Earlier<'_> {
+        Earlier {
+            id: &self.id,
+            table: &self.table,
+            status: &self.pattern.status,
+            policy: self.policy,
+        }
+    }
+}
+
+/// Runs `request` on `source` and applies the gate, taking into account the releases already
+/// made to the same requester (`earlier`: from the ledger and from earlier in this run), so
+/// that no cell of the new table differences with one of theirs down to a small group.
 pub async fn run(
     wh: &Warehouse,
     request: &TableRequest,
     source: Source,
     policy: Policy,
     user: &str,
+    earlier: &[Earlier<'_>],
 ) -> Result<Release, DisclosureError> {
     if policy.min_units < source.policy().min_units {
         return Err(DisclosureError::Request(format!(
@@ -81,6 +102,53 @@ pub async fn run(
             source.policy().min_units
         )));
     }
+    let (table, source_versions) = tabulate(wh, request, source, &BTreeMap::new()).await?;
+    let mut pattern = suppress::suppress(&table, &policy)?;
+    // Hide every cell that differences with an earlier release down to a small group, and
+    // suppress again until no released cell does (the set only grows, so this ends).
+    let mut sensitive: BTreeSet<usize> = BTreeSet::new();
+    let mut differencing = Vec::new();
+    loop {
+        let found: Vec<Finding> = earlier
+            .iter()
+            .flat_map(|e| differencing::findings(&table, &pattern.status, &policy, e))
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        sensitive.extend(found.iter().map(|f| f.cell));
+        differencing.extend(found);
+        let cells: Vec<usize> = sensitive.iter().copied().collect();
+        pattern = suppress::suppress_with(&table, &policy, &cells)?;
+    }
+    let created = chrono::Utc::now();
+    Ok(Release {
+        id: format!(
+            "{}-{}",
+            &request.hash()[..12],
+            created.format("%Y%m%dT%H%M%S%.3fZ")
+        ),
+        request: request.clone(),
+        source,
+        source_versions,
+        created: created.to_rfc3339(),
+        user: user.to_string(),
+        policy,
+        table,
+        pattern,
+        audited_against: earlier.iter().map(|e| e.id.to_string()).collect(),
+        differencing,
+    })
+}
+
+/// Runs the request's query on `source` (tables at the `pinned` versions where given, else
+/// their current ones) and tabulates its units. Returns the table and the versions read.
+pub(crate) async fn tabulate(
+    wh: &Warehouse,
+    request: &TableRequest,
+    source: Source,
+    pinned: &BTreeMap<String, u64>,
+) -> Result<(Table, BTreeMap<String, u64>), DisclosureError> {
     let base = match source {
         Source::Sample => wh.sample(),
         Source::Population => wh.clone(),
@@ -102,15 +170,18 @@ pub async fn run(
                 .map(|n| (wh, n)),
         );
     }
+    // The versions read: the pinned ones (a replay of an earlier release), else the current.
     let mut source_versions = BTreeMap::new();
     for (home, name) in visible {
-        if let Some(t) = tables::open(home, &name).await.map_err(wh_err)? {
+        if let Some(&v) = pinned.get(&name) {
+            source_versions.insert(name, v);
+        } else if let Some(t) = tables::open(home, &name).await.map_err(wh_err)? {
             source_versions.insert(name, t.version().unwrap_or(0));
         }
     }
     let ctx = match source {
-        Source::Sample => query::sample_session(wh).await,
-        Source::Population => query::session(wh, &BTreeMap::new()).await,
+        Source::Sample => query::sample_session(wh, &source_versions).await,
+        Source::Population => query::session(wh, &source_versions).await,
     }
     .map_err(wh_err)?;
     let batches = query::run_read_only(&ctx, &request.sql)
@@ -203,23 +274,7 @@ pub async fn run(
             )
         }),
     )?;
-    let pattern = suppress::suppress(&table, &policy)?;
-    let created = chrono::Utc::now();
-    Ok(Release {
-        id: format!(
-            "{}-{}",
-            &request.hash()[..12],
-            created.format("%Y%m%dT%H%M%S%.3fZ")
-        ),
-        request: request.clone(),
-        source,
-        source_versions,
-        created: created.to_rfc3339(),
-        user: user.to_string(),
-        policy,
-        table,
-        pattern,
-    })
+    Ok((table, source_versions))
 }
 
 fn wh_err(e: aim_warehouse::WarehouseError) -> DisclosureError {
@@ -228,7 +283,20 @@ fn wh_err(e: aim_warehouse::WarehouseError) -> DisclosureError {
 
 /// One output line: the dimension codes, then the values (or [`SMALL_CELL`]).
 pub fn rows(release: &Release) -> (Vec<String>, Vec<Vec<String>>) {
-    let t = &release.table;
+    lines(
+        &release.table,
+        &release.request,
+        Some(&release.pattern.status),
+    )
+}
+
+/// The header and lines of `table`, masking the cells `status` does not release (`None`:
+/// every cell shown, the raw table for sample access; no rounding then either).
+fn lines(
+    t: &Table,
+    request: &TableRequest,
+    status: Option<&[Status]>,
+) -> (Vec<String>, Vec<Vec<String>>) {
     let mut header: Vec<String> = Vec::new();
     for d in &t.dimensions {
         header.push(d.name.clone());
@@ -237,7 +305,7 @@ pub fn rows(release: &Release) -> (Vec<String>, Vec<Vec<String>>) {
         }
     }
     header.push("persons".into());
-    for m in &release.request.measure {
+    for m in &request.measure {
         for s in &m.statistics {
             header.push(match s {
                 Statistic::Sum => format!("sum_{}", m.column),
@@ -259,17 +327,17 @@ pub fn rows(release: &Release) -> (Vec<String>, Vec<Vec<String>>) {
                 });
             }
         }
-        let released = release.pattern.status[c] == Status::Released;
+        let released = status.is_none_or(|s| s[c] == Status::Released);
         if released {
-            let units = match release.request.rounding_base {
-                Some(b) => round_to(cell.units, i64::from(b)),
-                None => cell.units,
+            let units = match request.rounding_base {
+                Some(b) if status.is_some() => round_to(cell.units, i64::from(b)),
+                _ => cell.units,
             };
             line.push(units.to_string());
         } else {
             line.push(SMALL_CELL.into());
         }
-        for (k, m) in release.request.measure.iter().enumerate() {
+        for (k, m) in request.measure.iter().enumerate() {
             for s in &m.statistics {
                 line.push(if !released {
                     SMALL_CELL.into()
@@ -322,10 +390,45 @@ pub struct Metadata<'a> {
     pub primary_suppressed: usize,
     /// Cells suppressed to protect them.
     pub secondary_suppressed: usize,
+    /// Cells suppressed because they would difference with an earlier release to the same
+    /// requester down to a small group.
+    pub differencing_suppressed: usize,
+    /// The earlier releases to the requester this release was audited against.
+    pub audited_against: &'a [String],
+    /// Each dimension's hierarchy: every code with its level and its parent's code, so that
+    /// the table's additivity (and the certificate) can be checked from the release alone.
+    pub hierarchies: BTreeMap<&'a str, Vec<HierarchyNode<'a>>>,
     /// The audit: every small cell's interval derivable from the release (the certificate).
     pub audit: Audit<'a>,
     /// How counts were rounded.
     pub rounding: String,
+}
+
+/// One certified cell: its labels, the interval an attacker can derive, and the interval that
+/// must be covered (small cells: [0, threshold]).
+#[derive(Debug, Clone, Serialize)]
+pub struct CertifiedCell<'a> {
+    /// One code per dimension.
+    pub labels: Vec<&'a str>,
+    /// Smallest value consistent with the release.
+    pub lower: f64,
+    /// Largest value (null when unbounded).
+    pub upper: f64,
+    /// The lower bound must be at most this.
+    pub required_lower: f64,
+    /// The upper bound must be at least this.
+    pub required_upper: f64,
+}
+
+/// One node of a dimension's hierarchy in the metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct HierarchyNode<'a> {
+    /// Code, as in the table.
+    pub code: &'a str,
+    /// Level column (or `total`).
+    pub level: &'a str,
+    /// Parent's code (none for the total).
+    pub parent: Option<&'a str>,
 }
 
 /// The audit part of the metadata.
@@ -335,17 +438,13 @@ pub struct Audit<'a> {
     pub result: &'static str,
     /// Method.
     pub method: &'static str,
-    /// The certificate, with each cell's labels.
-    pub certificate: Vec<(Vec<&'a str>, &'a Bounds)>,
+    /// The certificate, with each cell's labels and the interval its bounds must contain.
+    pub certificate: Vec<CertifiedCell<'a>>,
 }
 
 /// The metadata of a release.
 pub fn metadata(release: &Release) -> Metadata<'_> {
-    let passed = release
-        .pattern
-        .certificate
-        .iter()
-        .all(|b| suppress::protected(b, &release.policy));
+    let passed = release.pattern.passed();
     Metadata {
         release: &release.id,
         title: &release.request.title,
@@ -358,6 +457,29 @@ pub fn metadata(release: &Release) -> Metadata<'_> {
         cells: release.table.cells.len(),
         primary_suppressed: release.pattern.count(Status::Primary),
         secondary_suppressed: release.pattern.count(Status::Secondary),
+        differencing_suppressed: release.pattern.count(Status::Differencing),
+        audited_against: &release.audited_against,
+        hierarchies: release
+            .table
+            .dimensions
+            .iter()
+            .map(|d| {
+                let nodes = d
+                    .nodes
+                    .iter()
+                    .map(|n| HierarchyNode {
+                        code: &n.code,
+                        level: if n.level == 0 {
+                            "total"
+                        } else {
+                            &d.levels[n.level - 1]
+                        },
+                        parent: n.parent.map(|p| d.nodes[p].code.as_str()),
+                    })
+                    .collect();
+                (d.name.as_str(), nodes)
+            })
+            .collect(),
         audit: Audit {
             result: if passed { "passed" } else { "failed" },
             method: "linear programming: for every small cell, the minimum and maximum of its value over all non-negative tables that agree with the released cells and the table's additivity; protected when the interval contains [0, threshold]",
@@ -365,7 +487,14 @@ pub fn metadata(release: &Release) -> Metadata<'_> {
                 .pattern
                 .certificate
                 .iter()
-                .map(|b| (release.table.labels(b.cell), b))
+                .zip(&release.pattern.protection)
+                .map(|(b, p)| CertifiedCell {
+                    labels: release.table.labels(b.cell),
+                    lower: b.lower,
+                    upper: b.upper,
+                    required_lower: p.lower,
+                    required_upper: p.upper,
+                })
                 .collect(),
         },
         rounding: match release.request.rounding_base {
@@ -400,25 +529,7 @@ pub fn write(release: &Release, out: &Path) -> Result<Vec<PathBuf>, DisclosureEr
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext {
         "csv" => {
-            let mut f = std::fs::File::create(out).map_err(io)?;
-            writeln!(
-                f,
-                "{}",
-                header
-                    .iter()
-                    .map(|h| csv_field(h))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-            .map_err(io)?;
-            for l in &lines {
-                writeln!(
-                    f,
-                    "{}",
-                    l.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",")
-                )
-                .map_err(io)?;
-            }
+            write_csv(out, &header, &lines)?;
             let meta_path = PathBuf::from(format!("{}.meta.json", out.display()));
             std::fs::write(&meta_path, meta_json + "\n").map_err(io)?;
             Ok(vec![out.to_path_buf(), meta_path])
@@ -475,9 +586,15 @@ pub fn write(release: &Release, out: &Path) -> Result<Vec<PathBuf>, DisclosureEr
             }
             sheet.write_string(0, col, "lower bound").map_err(x)?;
             sheet.write_string(0, col + 1, "upper bound").map_err(x)?;
-            for (r, (labels, b)) in meta.audit.certificate.iter().enumerate() {
+            sheet
+                .write_string(0, col + 2, "required lower bound at most")
+                .map_err(x)?;
+            sheet
+                .write_string(0, col + 3, "required upper bound at least")
+                .map_err(x)?;
+            for (r, b) in meta.audit.certificate.iter().enumerate() {
                 let row = r as u32 + 1;
-                for (c, l) in labels.iter().enumerate() {
+                for (c, l) in b.labels.iter().enumerate() {
                     sheet.write_string(row, c as u16, *l).map_err(x)?;
                 }
                 sheet.write_number(row, col, b.lower).map_err(x)?;
@@ -486,6 +603,12 @@ pub fn write(release: &Release, out: &Path) -> Result<Vec<PathBuf>, DisclosureEr
                 } else {
                     sheet.write_string(row, col + 1, "unbounded").map_err(x)?;
                 }
+                sheet
+                    .write_number(row, col + 2, b.required_lower)
+                    .map_err(x)?;
+                sheet
+                    .write_number(row, col + 3, b.required_upper)
+                    .map_err(x)?;
             }
             wb.save(out).map_err(x)?;
             Ok(vec![out.to_path_buf()])
@@ -496,11 +619,69 @@ pub fn write(release: &Release, out: &Path) -> Result<Vec<PathBuf>, DisclosureEr
     }
 }
 
+/// The raw (unsuppressed) table of a request on the sample, for a user with sample access
+/// (`WH/access.toml`, see [`crate::access`]): written as CSV, logged, never recorded as a
+/// release. The population is never available raw.
+pub async fn run_raw(
+    wh: &Warehouse,
+    request: &TableRequest,
+    user: &str,
+    out: &Path,
+) -> Result<PathBuf, DisclosureError> {
+    crate::access::require_sample_access(wh, user)?;
+    if out.extension().and_then(|e| e.to_str()) != Some("csv") {
+        return Err(DisclosureError::Request(
+            "a raw sample table is written as .csv".into(),
+        ));
+    }
+    let (table, source_versions) = tabulate(wh, request, Source::Sample, &BTreeMap::new()).await?;
+    let (header, body) = lines(&table, request, None);
+    write_csv(out, &header, &body)?;
+    append(
+        wh,
+        "runs.jsonl",
+        serde_json::json!({
+            "raw": true,
+            "user": user,
+            "requester": request.requester,
+            "title": request.title,
+            "request_sha256": request.hash(),
+            "source": Source::Sample,
+            "source_versions": source_versions,
+            "created": chrono::Utc::now().to_rfc3339(),
+            "files": [out],
+            "cells": table.cells.len(),
+        }),
+    )?;
+    Ok(out.to_path_buf())
+}
+
+fn write_csv(out: &Path, header: &[String], body: &[Vec<String>]) -> Result<(), DisclosureError> {
+    let io = |e: std::io::Error| DisclosureError::Io(format!("{}: {e}", out.display()));
+    let mut f = std::io::BufWriter::new(std::fs::File::create(out).map_err(io)?);
+    for line in std::iter::once(header).chain(body.iter().map(Vec::as_slice)) {
+        let fields: Vec<String> = line.iter().map(|h| csv_field(h)).collect();
+        writeln!(f, "{}", fields.join(",")).map_err(io)?;
+    }
+    f.flush().map_err(io)
+}
+
+/// Appends one JSON line to a file of `WH/releases/`.
+fn append(wh: &Warehouse, file: &str, value: serde_json::Value) -> Result<(), DisclosureError> {
+    let dir = wh.root().join("releases");
+    std::fs::create_dir_all(&dir).map_err(|e| DisclosureError::Io(e.to_string()))?;
+    let path = dir.join(file);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| DisclosureError::Io(format!("{}: {e}", path.display())))?;
+    writeln!(f, "{value}").map_err(|e| DisclosureError::Io(format!("{}: {e}", path.display())))
+}
+
 /// Appends the run to `WH/releases/runs.jsonl` (who, what, when, what left) and the release to
 /// the requester's ledger `WH/releases/ledger.jsonl` (every released cell, for later audits).
 pub fn record(wh: &Warehouse, release: &Release, files: &[PathBuf]) -> Result<(), DisclosureError> {
-    let dir = wh.root().join("releases");
-    std::fs::create_dir_all(&dir).map_err(|e| DisclosureError::Io(e.to_string()))?;
     let hidden_units: i64 = release
         .pattern
         .status
@@ -524,6 +705,14 @@ pub fn record(wh: &Warehouse, release: &Release, files: &[PathBuf]) -> Result<()
         // Information loss, kept inside: the units behind hidden cells (margins included).
         "units_in_hidden_cells": hidden_units,
         "audit_rounds": release.pattern.rounds,
+        "audited_against": release.audited_against,
+        // Kept inside: which cells would have differenced with which earlier release.
+        "differencing": release.differencing.iter().map(|f| serde_json::json!({
+            "cell": release.table.labels(f.cell),
+            "earlier_release": f.release,
+            "earlier_cell": f.earlier_cell,
+            "units_in_difference": f.difference,
+        })).collect::<Vec<_>>(),
     });
     let (_, lines) = rows(release);
     let ledger = serde_json::json!({
@@ -532,19 +721,14 @@ pub fn record(wh: &Warehouse, release: &Release, files: &[PathBuf]) -> Result<()
         "source": release.source,
         "source_versions": release.source_versions,
         "request": release.request,
+        "policy": release.policy,
         "created": release.created,
+        "status": ledger::encode_status(&release.pattern.status),
+        "digest": ledger::digest(&release.table),
         "released_cells": lines,
     });
-    for (file, value) in [("runs.jsonl", run), ("ledger.jsonl", ledger)] {
-        let path = dir.join(file);
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| DisclosureError::Io(format!("{}: {e}", path.display())))?;
-        writeln!(f, "{value}").map_err(|e| DisclosureError::Io(e.to_string()))?;
-    }
-    Ok(())
+    append(wh, "runs.jsonl", run)?;
+    append(wh, "ledger.jsonl", ledger)
 }
 
 #[cfg(test)]

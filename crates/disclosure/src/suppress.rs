@@ -45,6 +45,51 @@ pub enum Status {
     Primary,
     /// Hidden to protect a small cell.
     Secondary,
+    /// Hidden because, differenced with a cell released earlier to the same requester (or in
+    /// the same run), it would reveal a small group of units.
+    Differencing,
+}
+
+/// The interval a hidden cell's derivable bounds must contain (tau-ARGUS's lower and upper
+/// protection levels, as absolute values).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Protection {
+    /// Cell index.
+    pub cell: usize,
+    /// The attacker's lower bound must be at most this.
+    pub lower: f64,
+    /// The attacker's upper bound must be at least this.
+    pub upper: f64,
+}
+
+impl Protection {
+    /// A small cell: the attacker must not tell it from an empty cell nor from one at the
+    /// threshold, whatever its value: [0, threshold].
+    pub fn small(cell: usize, policy: &Policy) -> Protection {
+        Protection {
+            cell,
+            lower: 0.0,
+            upper: policy.min_units as f64,
+        }
+    }
+
+    /// A cell hidden against differencing, of value `v`: any small difference d (0 < d <
+    /// threshold) with a nested released cell must stay undetermined, which holds when the
+    /// attacker's interval contains [v − threshold, v + threshold].
+    pub fn differencing(cell: usize, v: f64, policy: &Policy) -> Protection {
+        let t = policy.min_units as f64;
+        Protection {
+            cell,
+            lower: (v - t).max(0.0),
+            upper: v + t,
+        }
+    }
+
+    /// Whether the attacker's interval `b` covers the required one.
+    pub fn holds(&self, b: &Bounds) -> bool {
+        const EPS: f64 = 1e-6;
+        b.lower <= self.lower + EPS && b.upper >= self.upper - EPS
+    }
 }
 
 /// The outcome: a status per cell and the audit certificate.
@@ -52,9 +97,11 @@ pub enum Status {
 pub struct Pattern {
     /// Status per cell.
     pub status: Vec<Status>,
-    /// For every primary cell, the interval an attacker can derive (the certificate): it must
-    /// contain [0, min_units].
+    /// For every primary (and differencing) cell, the interval an attacker can derive (the
+    /// certificate), sorted by cell.
     pub certificate: Vec<Bounds>,
+    /// The interval each certified cell's bounds must contain, in the same order.
+    pub protection: Vec<Protection>,
     /// Rounds of audit and added suppressions.
     pub rounds: usize,
 }
@@ -64,13 +111,16 @@ impl Pattern {
     pub fn count(&self, s: Status) -> usize {
         self.status.iter().filter(|x| **x == s).count()
     }
-}
 
-/// Whether an attacker's interval protects a primary cell: it cannot tell the cell from an
-/// empty one nor from one at the threshold.
-pub fn protected(b: &Bounds, policy: &Policy) -> bool {
-    const EPS: f64 = 1e-6;
-    b.lower <= EPS && b.upper >= policy.min_units as f64 - EPS
+    /// Whether every certified interval covers its required protection.
+    pub fn passed(&self) -> bool {
+        self.certificate.len() == self.protection.len()
+            && self
+                .certificate
+                .iter()
+                .zip(&self.protection)
+                .all(|(b, p)| b.cell == p.cell && p.holds(b))
+    }
 }
 
 /// Chooses a complementary cell among `candidates`: a released, non-empty cell (an empty
@@ -88,6 +138,16 @@ fn cheapest(
 
 /// Decides the suppression pattern and audits it.
 pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureError> {
+    suppress_with(table, policy, &[])
+}
+
+/// Decides the suppression pattern with `differencing` cells hidden and protected too (cells
+/// that a cell released earlier would difference down to a small group), and audits it.
+pub fn suppress_with(
+    table: &Table,
+    policy: &Policy,
+    differencing: &[usize],
+) -> Result<Pattern, DisclosureError> {
     let equations = table.equations();
     let mut status: Vec<Status> = table
         .cells
@@ -100,10 +160,20 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
             }
         })
         .collect();
-    let primaries: Vec<usize> = (0..status.len())
-        .filter(|&c| status[c] == Status::Primary)
-        .collect();
+    for &c in differencing {
+        if status[c] == Status::Released {
+            status[c] = Status::Differencing;
+        }
+    }
     let values: Vec<f64> = table.cells.iter().map(|c| c.units as f64).collect();
+    let requirement: std::collections::BTreeMap<usize, Protection> = (0..status.len())
+        .filter_map(|c| match status[c] {
+            Status::Primary => Some((c, Protection::small(c, policy))),
+            Status::Differencing => Some((c, Protection::differencing(c, values[c], policy))),
+            _ => None,
+        })
+        .collect();
+    let primaries: Vec<usize> = requirement.keys().copied().collect();
     // The hypercube method (as in tau-ARGUS's GHMITER): hide each small cell with the corners
     // of the cheapest box around it (one sibling per dimension), so that every equation
     // through it has a second hidden cell and a swap of values along the box stays consistent.
@@ -128,7 +198,7 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
         let bounds = audit::bounds(&values, &hidden, &equations, &to_check)?;
         let failing: Vec<usize> = bounds
             .iter()
-            .filter(|b| !protected(b, policy))
+            .filter(|b| !requirement[&b.cell].holds(b))
             .map(|b| b.cell)
             .collect();
         if failing.is_empty() {
@@ -141,6 +211,7 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
             return Ok(Pattern {
                 status,
                 certificate,
+                protection: requirement.into_values().collect(),
                 rounds,
             });
         }

@@ -124,6 +124,10 @@ pub struct Table {
     /// Cell-index stride of each dimension (fixed once the table is built).
     #[serde(skip)]
     strides: Vec<usize>,
+    /// Every unit (its key) with its path of nodes in each dimension: which cells it is
+    /// counted in (used to compare the unit sets of two releases).
+    #[serde(skip)]
+    pub members: Vec<(String, Vec<Vec<usize>>)>,
 }
 
 /// One additivity equation: `total` = sum of `parts`.
@@ -145,7 +149,7 @@ impl Table {
         units: impl Iterator<Item = (String, Vec<Vec<&'a str>>, Vec<f64>)>,
     ) -> Result<Table, DisclosureError> {
         let mut seen = std::collections::HashSet::new();
-        let mut paths: Vec<(Vec<Vec<usize>>, Vec<f64>)> = Vec::new();
+        let mut paths: Vec<(String, Vec<Vec<usize>>, Vec<f64>)> = Vec::new();
         for (key, values, sums) in units {
             if !seen.insert(key.clone()) {
                 return Err(DisclosureError::DuplicateUnit(key));
@@ -166,7 +170,7 @@ impl Table {
                 }
                 p.push(d.path(v)?);
             }
-            paths.push((p, sums));
+            paths.push((key, p, sums));
         }
         for d in &mut dimensions {
             d.sort_children();
@@ -186,27 +190,33 @@ impl Table {
             ],
             dimensions,
             measures,
-            strides: strides.clone(),
+            strides,
+            members: Vec::with_capacity(paths.len()),
         };
-        for (p, sums) in paths {
-            // Every combination of the unit's nodes (its leaf and all its ancestors).
-            let mut combos = vec![0usize];
-            for (d, nodes) in p.iter().enumerate() {
-                let stride = strides[d];
-                combos = combos
-                    .iter()
-                    .flat_map(|base| nodes.iter().map(move |n| base + n * stride))
-                    .collect();
-            }
-            for c in combos {
+        for (key, p, sums) in paths {
+            for c in table.cells_of(&p) {
                 let cell = &mut table.cells[c];
                 cell.units += 1;
                 for (s, v) in cell.sums.iter_mut().zip(&sums) {
                     *s += v;
                 }
             }
+            table.members.push((key, p));
         }
         Ok(table)
+    }
+
+    /// The cells a unit is counted in: every combination of its nodes (its leaf and all its
+    /// ancestors) across the dimensions, given its path in each dimension.
+    pub fn cells_of(&self, paths: &[Vec<usize>]) -> Vec<usize> {
+        let mut combos = vec![0usize];
+        for (nodes, &stride) in paths.iter().zip(&self.strides) {
+            combos = combos
+                .iter()
+                .flat_map(|base| nodes.iter().map(move |n| base + n * stride))
+                .collect();
+        }
+        combos
     }
 
     /// Cell index of a combination of nodes (one per dimension).

@@ -60,16 +60,29 @@ async fn register(ctx: &SessionContext, name: &str, table: &deltalake::DeltaTabl
 }
 
 /// A SQL session over the permanent sample (`WH/sample`): its tables under their usual names,
-/// plus the warehouse's reference tables (`ref_*`, public data).
-pub async fn sample_session(wh: &Warehouse) -> Result<SessionContext> {
+/// plus the warehouse's reference tables (`ref_*`, public data). `versions` may pin any of
+/// them to an earlier version (time travel), as for [`session`].
+pub async fn sample_session(
+    wh: &Warehouse,
+    versions: &BTreeMap<String, u64>,
+) -> Result<SessionContext> {
     let sample = wh.sample();
-    let ctx = session(&sample, &BTreeMap::new()).await?;
+    let sample_names = sample.table_names();
+    let (of_sample, of_refs): (BTreeMap<String, u64>, BTreeMap<String, u64>) = versions
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .partition(|(k, _)| sample_names.contains(k));
+    let ctx = session(&sample, &of_sample).await?;
     for name in wh
         .table_names()
         .into_iter()
         .filter(|n| n.starts_with("ref_"))
     {
-        if let Some(table) = tables::open(wh, &name).await? {
+        let table = match of_refs.get(&name) {
+            Some(v) => Some(tables::open_at(wh, &name, *v).await?),
+            None => tables::open(wh, &name).await?,
+        };
+        if let Some(table) = table {
             register(&ctx, &name, &table).await?;
         }
     }
