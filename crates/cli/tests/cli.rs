@@ -657,3 +657,107 @@ fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression()
     let runs = std::fs::read_to_string(wh.join("releases/runs.jsonl")).unwrap();
     assert!(runs.lines().any(|l| l.contains("\"raw\":true")));
 }
+
+#[test]
+fn the_provider_rule_hides_cells_that_describe_one_provider() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let inbox = tmp.path().join("inbox");
+    population(&inbox, 400);
+    // Every billing line is by the same GP: the GP users' spending describes one provider.
+    billing(&inbox, 400, 1);
+    assert!(
+        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["build", "--warehouse", w]).status.success());
+    let spec = tmp.path().join("p.toml");
+    let request = |provider: &str| {
+        format!(
+            "title = \"t\"\nrequester = \"p\"\nsql = \"SELECT person_id, sex, CASE WHEN gp_contacts > 0 THEN 'yes' ELSE 'no' END AS gp, reimbursed_total FROM pati WHERE year = 2024\"\n[[dimension]]\nname = \"sex\"\nlevels = [\"sex\"]\n[[dimension]]\nname = \"user\"\nlevels = [\"gp\"]\n[[measure]]\ncolumn = \"reimbursed_total\"\n{provider}"
+        )
+    };
+    std::fs::write(
+        &spec,
+        request("[provider]\nsql = \"SELECT person_id, provider_id AS provider, sum(amount_reimbursed) AS amount FROM gzss GROUP BY 1, 2\"\nmeasure = \"reimbursed_total\"\n"),
+    )
+    .unwrap();
+    let out = tmp.path().join("p.csv");
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        spec.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    // Every cell with spending describes that one provider: all of them are hidden.
+    for line in csv
+        .lines()
+        .filter(|l| l.contains(",yes,") || l.starts_with("Total,"))
+    {
+        assert!(line.ends_with("small cell,small cell"), "{line}");
+    }
+    // Without the rule, the same table releases them.
+    std::fs::write(&spec, request("")).unwrap();
+    let plain = tmp.path().join("plain.csv");
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        spec.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plain = std::fs::read_to_string(&plain).unwrap();
+    assert!(
+        plain.lines().any(|l| l.starts_with("Total,yes,50,")),
+        "{plain}"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("p.csv.meta.json")).unwrap())
+            .unwrap();
+    assert!(meta["provider_suppressed"].as_u64().unwrap() >= 1, "{meta}");
+    assert_eq!(meta["audit"]["result"], "passed");
+    let certified = meta["audit"]["certificate"].as_array().unwrap();
+    assert!(
+        certified
+            .iter()
+            .any(|c| c["quantity"] == "sum_reimbursed_total"),
+        "{meta}"
+    );
+    // A provider rule on a measure the request does not have is refused.
+    std::fs::write(
+        &spec,
+        request("[provider]\nsql = \"SELECT 1\"\nmeasure = \"copayment_total\"\n"),
+    )
+    .unwrap();
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        spec.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("not among the request's measures"),
+        "{}",
+        text(&o)
+    );
+}

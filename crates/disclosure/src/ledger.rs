@@ -63,7 +63,7 @@ impl Replayed {
     }
 }
 
-/// One letter per cell: R released, P primary, S secondary, D differencing.
+/// One letter per cell: R released, P primary, S secondary, D differencing, V provider.
 pub fn encode_status(status: &[Status]) -> String {
     status
         .iter()
@@ -72,6 +72,7 @@ pub fn encode_status(status: &[Status]) -> String {
             Status::Primary => 'P',
             Status::Secondary => 'S',
             Status::Differencing => 'D',
+            Status::Provider => 'V',
         })
         .collect()
 }
@@ -83,6 +84,7 @@ fn decode_status(text: &str) -> Option<Vec<Status>> {
             'P' => Some(Status::Primary),
             'S' => Some(Status::Secondary),
             'D' => Some(Status::Differencing),
+            'V' => Some(Status::Provider),
             _ => None,
         })
         .collect()
@@ -128,7 +130,7 @@ pub fn entries(wh: &Warehouse, requester: &str) -> Result<Vec<Entry>, Disclosure
 /// Replays an earlier release: its query on the recorded versions, its pattern from the
 /// ledger (or recomputed, deterministically, for entries that did not record it).
 pub async fn replay(wh: &Warehouse, entry: &Entry) -> Result<Replayed, DisclosureError> {
-    let (table, _) = release::tabulate(wh, &entry.request, entry.source, &entry.source_versions)
+    let tabulated = release::tabulate(wh, &entry.request, entry.source, &entry.source_versions)
         .await
         .map_err(|e| {
             DisclosureError::Audit(format!(
@@ -136,6 +138,7 @@ pub async fn replay(wh: &Warehouse, entry: &Entry) -> Result<Replayed, Disclosur
                 entry.release
             ))
         })?;
+    let table = tabulated.table;
     if let Some(d) = &entry.digest
         && *d != digest(&table)
     {
@@ -147,7 +150,13 @@ pub async fn replay(wh: &Warehouse, entry: &Entry) -> Result<Replayed, Disclosur
     let policy = entry.policy.unwrap_or(entry.source.policy());
     let status = match entry.status.as_deref().and_then(decode_status) {
         Some(s) if s.len() == table.cells.len() => s,
-        _ => suppress::suppress(&table, &policy)?.status,
+        _ => {
+            let sensitive = suppress::Sensitive {
+                provider: tabulated.provider_cells,
+                ..Default::default()
+            };
+            suppress::suppress_with(&table, &policy, &sensitive)?.status
+        }
     };
     Ok(Replayed {
         id: entry.release.clone(),

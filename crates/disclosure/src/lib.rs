@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod differencing;
 pub mod ledger;
+pub mod provider;
 pub mod release;
 pub mod request;
 pub mod suppress;
@@ -15,7 +16,7 @@ pub mod table;
 
 pub use release::{Release, Source};
 pub use request::TableRequest;
-pub use suppress::{Pattern, Policy, Protection, Status, suppress, suppress_with};
+pub use suppress::{Pattern, Policy, Protection, Sensitive, Status, suppress, suppress_with};
 pub use table::{Dimension, Table};
 
 /// What can go wrong in the gate.

@@ -5,8 +5,9 @@
 use crate::DisclosureError;
 use crate::differencing::{self, Earlier, Finding};
 use crate::ledger;
+use crate::provider;
 use crate::request::{Statistic, TableRequest};
-use crate::suppress::{self, Pattern, Policy, Status};
+use crate::suppress::{self, Pattern, Policy, Sensitive, Status};
 use crate::table::{Dimension, Table};
 use aim_warehouse::{Warehouse, query, tables};
 use datafusion::arrow::array::{Array, AsArray};
@@ -102,11 +103,27 @@ pub async fn run(
             source.policy().min_units
         )));
     }
-    let (table, source_versions) = tabulate(wh, request, source, &BTreeMap::new()).await?;
-    let mut pattern = suppress::suppress(&table, &policy)?;
+    let Tabulated {
+        table,
+        source_versions,
+        provider_cells,
+    } = tabulate(wh, request, source, &BTreeMap::new()).await?;
+    let mut sensitive = Sensitive {
+        provider: provider_cells,
+        provider_measure: request.provider.as_ref().map(|p| {
+            let k = request
+                .measure
+                .iter()
+                .position(|m| m.column == p.measure)
+                .expect("checked when the request was parsed");
+            (k, p.protection_percent)
+        }),
+        ..Sensitive::default()
+    };
+    let mut pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
     // Hide every cell that differences with an earlier release down to a small group, and
     // suppress again until no released cell does (the set only grows, so this ends).
-    let mut sensitive: BTreeSet<usize> = BTreeSet::new();
+    let mut hidden_for_differencing: BTreeSet<usize> = BTreeSet::new();
     let mut differencing = Vec::new();
     loop {
         let found: Vec<Finding> = earlier
@@ -116,10 +133,10 @@ pub async fn run(
         if found.is_empty() {
             break;
         }
-        sensitive.extend(found.iter().map(|f| f.cell));
+        hidden_for_differencing.extend(found.iter().map(|f| f.cell));
         differencing.extend(found);
-        let cells: Vec<usize> = sensitive.iter().copied().collect();
-        pattern = suppress::suppress_with(&table, &policy, &cells)?;
+        sensitive.differencing = hidden_for_differencing.iter().copied().collect();
+        pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
     }
     let created = chrono::Utc::now();
     Ok(Release {
@@ -148,7 +165,7 @@ pub(crate) async fn tabulate(
     request: &TableRequest,
     source: Source,
     pinned: &BTreeMap<String, u64>,
-) -> Result<(Table, BTreeMap<String, u64>), DisclosureError> {
+) -> Result<Tabulated, DisclosureError> {
     let base = match source {
         Source::Sample => wh.sample(),
         Source::Population => wh.clone(),
@@ -201,34 +218,8 @@ pub(crate) async fn tabulate(
     // Column values as text (dimensions, unit) or numbers (measures).
     let mut rows: Vec<(String, Vec<Vec<String>>, Vec<f64>)> = Vec::new();
     for b in &batches {
-        let text = |name: &str| -> Result<Vec<String>, DisclosureError> {
-            let col = b.column_by_name(name).ok_or_else(|| {
-                DisclosureError::Request(format!("the query returns no column named {name}"))
-            })?;
-            let c =
-                cast(col, &DataType::Utf8).map_err(|e| DisclosureError::Request(e.to_string()))?;
-            let s = c.as_string::<i32>();
-            Ok((0..s.len())
-                .map(|i| {
-                    if s.is_null(i) {
-                        "-".to_string()
-                    } else {
-                        s.value(i).to_string()
-                    }
-                })
-                .collect())
-        };
-        let number = |name: &str| -> Result<Vec<f64>, DisclosureError> {
-            let col = b.column_by_name(name).ok_or_else(|| {
-                DisclosureError::Request(format!("the query returns no column named {name}"))
-            })?;
-            let c = cast(col, &DataType::Float64)
-                .map_err(|_| DisclosureError::Request(format!("measure {name} is not numeric")))?;
-            let f = c.as_primitive::<Float64Type>();
-            Ok((0..f.len())
-                .map(|i| if f.is_null(i) { 0.0 } else { f.value(i) })
-                .collect())
-        };
+        let text = |name: &str| text_column(b, name);
+        let number = |name: &str| number_column(b, name);
         let units: Vec<Vec<String>> = unit_cols
             .iter()
             .map(|c| text(c))
@@ -274,7 +265,85 @@ pub(crate) async fn tabulate(
             )
         }),
     )?;
-    Ok((table, source_versions))
+    let provider_cells = match &request.provider {
+        None => Vec::new(),
+        Some(spec) => {
+            let batches = query::run_read_only(&ctx, &spec.sql)
+                .await
+                .map_err(|e| DisclosureError::Request(format!("provider query: {e}")))?;
+            let mut rows: Vec<(String, String, f64)> = Vec::new();
+            for b in &batches {
+                let units: Vec<Vec<String>> = unit_cols
+                    .iter()
+                    .map(|c| text_column(b, c))
+                    .collect::<Result<_, _>>()?;
+                let provider = text_column(b, "provider")?;
+                let amount = number_column(b, "amount")?;
+                for i in 0..b.num_rows() {
+                    let key = units
+                        .iter()
+                        .map(|u| u[i].as_str())
+                        .collect::<Vec<_>>()
+                        .join("|");
+                    rows.push((key, provider[i].clone(), amount[i]));
+                }
+            }
+            provider::failing_cells(
+                &table,
+                spec,
+                rows.iter().map(|(u, p, a)| (u.as_str(), p.as_str(), *a)),
+            )
+        }
+    };
+    Ok(Tabulated {
+        table,
+        source_versions,
+        provider_cells,
+    })
+}
+
+/// A request's table, the versions it read, and the cells failing its provider rule.
+pub(crate) struct Tabulated {
+    pub table: Table,
+    pub source_versions: BTreeMap<String, u64>,
+    pub provider_cells: Vec<usize>,
+}
+
+/// A column of a query result as text (null as "-").
+fn text_column(
+    b: &datafusion::arrow::record_batch::RecordBatch,
+    name: &str,
+) -> Result<Vec<String>, DisclosureError> {
+    let col = b.column_by_name(name).ok_or_else(|| {
+        DisclosureError::Request(format!("the query returns no column named {name}"))
+    })?;
+    let c = cast(col, &DataType::Utf8).map_err(|e| DisclosureError::Request(e.to_string()))?;
+    let s = c.as_string::<i32>();
+    Ok((0..s.len())
+        .map(|i| {
+            if s.is_null(i) {
+                "-".to_string()
+            } else {
+                s.value(i).to_string()
+            }
+        })
+        .collect())
+}
+
+/// A numeric column of a query result (null as 0).
+fn number_column(
+    b: &datafusion::arrow::record_batch::RecordBatch,
+    name: &str,
+) -> Result<Vec<f64>, DisclosureError> {
+    let col = b.column_by_name(name).ok_or_else(|| {
+        DisclosureError::Request(format!("the query returns no column named {name}"))
+    })?;
+    let c = cast(col, &DataType::Float64)
+        .map_err(|_| DisclosureError::Request(format!("column {name} is not numeric")))?;
+    let f = c.as_primitive::<Float64Type>();
+    Ok((0..f.len())
+        .map(|i| if f.is_null(i) { 0.0 } else { f.value(i) })
+        .collect())
 }
 
 fn wh_err(e: aim_warehouse::WarehouseError) -> DisclosureError {
@@ -390,6 +459,8 @@ pub struct Metadata<'a> {
     pub primary_suppressed: usize,
     /// Cells suppressed to protect them.
     pub secondary_suppressed: usize,
+    /// Cells suppressed by the provider rule.
+    pub provider_suppressed: usize,
     /// Cells suppressed because they would difference with an earlier release to the same
     /// requester down to a small group.
     pub differencing_suppressed: usize,
@@ -410,6 +481,8 @@ pub struct Metadata<'a> {
 pub struct CertifiedCell<'a> {
     /// One code per dimension.
     pub labels: Vec<&'a str>,
+    /// What is bounded: `persons` (the count) or `sum_<measure>` (provider cells).
+    pub quantity: String,
     /// Smallest value consistent with the release.
     pub lower: f64,
     /// Largest value (null when unbounded).
@@ -458,6 +531,7 @@ pub fn metadata(release: &Release) -> Metadata<'_> {
         primary_suppressed: release.pattern.count(Status::Primary),
         secondary_suppressed: release.pattern.count(Status::Secondary),
         differencing_suppressed: release.pattern.count(Status::Differencing),
+        provider_suppressed: release.pattern.count(Status::Provider),
         audited_against: &release.audited_against,
         hierarchies: release
             .table
@@ -490,6 +564,10 @@ pub fn metadata(release: &Release) -> Metadata<'_> {
                 .zip(&release.pattern.protection)
                 .map(|(b, p)| CertifiedCell {
                     labels: release.table.labels(b.cell),
+                    quantity: match p.measure {
+                        None => "persons".to_string(),
+                        Some(k) => format!("sum_{}", release.table.measures[k]),
+                    },
                     lower: b.lower,
                     upper: b.upper,
                     required_lower: p.lower,
@@ -634,7 +712,11 @@ pub async fn run_raw(
             "a raw sample table is written as .csv".into(),
         ));
     }
-    let (table, source_versions) = tabulate(wh, request, Source::Sample, &BTreeMap::new()).await?;
+    let Tabulated {
+        table,
+        source_versions,
+        ..
+    } = tabulate(wh, request, Source::Sample, &BTreeMap::new()).await?;
     let (header, body) = lines(&table, request, None);
     write_csv(out, &header, &body)?;
     append(

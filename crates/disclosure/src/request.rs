@@ -108,6 +108,57 @@ pub struct TableRequest {
     /// Round released counts to this base after suppression (e.g. 5); none by default.
     #[serde(default)]
     pub rounding_base: Option<u32>,
+    /// The provider rule (optional): cells describing too few providers, or dominated by
+    /// one, are hidden.
+    #[serde(default)]
+    pub provider: Option<ProviderSpec>,
+}
+
+/// The provider rule of a request: a second query giving, for each unit, the providers
+/// behind one of the request's measures and their amounts.
+///
+/// ```toml
+/// [provider]
+/// sql = "SELECT person_id, provider_id AS provider, sum(reimbursed) AS amount FROM gzss GROUP BY 1, 2"
+/// measure = "reimbursed_total"  # the request's measure these amounts make up
+/// min_providers = 3             # fewer providers behind a cell: hidden
+/// dominance_n = 1               # (n, k) dominance: the n largest providers …
+/// dominance_k = 85.0            # … make more than k % of the cell's amount: hidden
+/// protection_percent = 15.0     # an attacker must not estimate the hidden amount closer
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    /// Query returning the unit column(s), `provider` and `amount` (one row per unit and
+    /// provider, or more: they are summed).
+    pub sql: String,
+    /// The request's measure that the amounts make up.
+    pub measure: String,
+    /// A cell with 1 to `min_providers − 1` providers is hidden.
+    #[serde(default = "default_min_providers")]
+    pub min_providers: usize,
+    /// n of the (n, k) dominance rule.
+    #[serde(default = "default_dominance_n")]
+    pub dominance_n: usize,
+    /// k (percent) of the (n, k) dominance rule.
+    #[serde(default = "default_dominance_k")]
+    pub dominance_k: f64,
+    /// How closely an attacker may estimate a hidden provider cell's amount (percent).
+    #[serde(default = "default_protection_percent")]
+    pub protection_percent: f64,
+}
+
+fn default_min_providers() -> usize {
+    3
+}
+fn default_dominance_n() -> usize {
+    1
+}
+fn default_dominance_k() -> f64 {
+    85.0
+}
+fn default_protection_percent() -> f64 {
+    15.0
 }
 
 fn default_unit() -> Unit {
@@ -130,6 +181,23 @@ impl TableRequest {
                     "dimension {} has no level column",
                     d.name
                 )));
+            }
+        }
+        if let Some(p) = &r.provider {
+            if !r.measure.iter().any(|m| m.column == p.measure) {
+                return Err(DisclosureError::Request(format!(
+                    "the provider rule names measure '{}', which is not among the request's measures",
+                    p.measure
+                )));
+            }
+            if p.dominance_n == 0
+                || !(0.0..=100.0).contains(&p.dominance_k)
+                || p.protection_percent <= 0.0
+            {
+                return Err(DisclosureError::Request(
+                    "provider rule: dominance_n ≥ 1, 0 ≤ dominance_k ≤ 100 and protection_percent > 0"
+                        .into(),
+                ));
             }
         }
         if r.rounding_base == Some(0) {

@@ -5,6 +5,7 @@ use crate::DisclosureError;
 use crate::audit::{self, Bounds};
 use crate::table::{Equation, Table};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The disclosure policy of a source.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,9 @@ pub enum Status {
     Primary,
     /// Hidden to protect a small cell.
     Secondary,
+    /// Hidden by a provider rule: too few providers behind the cell, or one (or n)
+    /// dominating its amount.
+    Provider,
     /// Hidden because, differenced with a cell released earlier to the same requester (or in
     /// the same run), it would reveal a small group of units.
     Differencing,
@@ -56,6 +60,10 @@ pub enum Status {
 pub struct Protection {
     /// Cell index.
     pub cell: usize,
+    /// The quantity protected: `None` for the count of units, `Some(k)` for the sum of the
+    /// table's measure `k`.
+    #[serde(default)]
+    pub measure: Option<usize>,
     /// The attacker's lower bound must be at most this.
     pub lower: f64,
     /// The attacker's upper bound must be at least this.
@@ -68,6 +76,7 @@ impl Protection {
     pub fn small(cell: usize, policy: &Policy) -> Protection {
         Protection {
             cell,
+            measure: None,
             lower: 0.0,
             upper: policy.min_units as f64,
         }
@@ -80,8 +89,22 @@ impl Protection {
         let t = policy.min_units as f64;
         Protection {
             cell,
+            measure: None,
             lower: (v - t).max(0.0),
             upper: v + t,
+        }
+    }
+
+    /// A cell hidden by a provider rule, whose measure `k` sums to `v`: the attacker must
+    /// not estimate that amount within `percent` % ([v(1 − p), v(1 + p)], the p% rule's
+    /// protection level).
+    pub fn provider(cell: usize, k: usize, v: f64, percent: f64) -> Protection {
+        let p = percent / 100.0;
+        Protection {
+            cell,
+            measure: Some(k),
+            lower: (v * (1.0 - p)).max(0.0),
+            upper: v * (1.0 + p),
         }
     }
 
@@ -138,15 +161,28 @@ fn cheapest(
 
 /// Decides the suppression pattern and audits it.
 pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureError> {
-    suppress_with(table, policy, &[])
+    suppress_with(table, policy, &Sensitive::default())
 }
 
-/// Decides the suppression pattern with `differencing` cells hidden and protected too (cells
-/// that a cell released earlier would difference down to a small group), and audits it.
+/// Cells to hide and protect beyond the small cells.
+#[derive(Debug, Clone, Default)]
+pub struct Sensitive {
+    /// Cells that a cell released earlier would difference down to a small group.
+    pub differencing: Vec<usize>,
+    /// Cells failing a provider rule (too few providers, or one dominating).
+    pub provider: Vec<usize>,
+    /// The measure whose value a provider cell must keep hidden (index in the table's
+    /// measures), and how closely an attacker may estimate it (percent of the value).
+    pub provider_measure: Option<(usize, f64)>,
+}
+
+/// Decides the suppression pattern with the `sensitive` cells hidden and protected too, and
+/// audits it: the counts of small and differencing cells, and for provider cells the value
+/// of the provider measure.
 pub fn suppress_with(
     table: &Table,
     policy: &Policy,
-    differencing: &[usize],
+    sensitive: &Sensitive,
 ) -> Result<Pattern, DisclosureError> {
     let equations = table.equations();
     let mut status: Vec<Status> = table
@@ -160,24 +196,54 @@ pub fn suppress_with(
             }
         })
         .collect();
-    for &c in differencing {
+    for &c in &sensitive.provider {
+        if status[c] == Status::Released {
+            status[c] = Status::Provider;
+        }
+    }
+    for &c in &sensitive.differencing {
         if status[c] == Status::Released {
             status[c] = Status::Differencing;
         }
     }
-    let values: Vec<f64> = table.cells.iter().map(|c| c.units as f64).collect();
-    let requirement: std::collections::BTreeMap<usize, Protection> = (0..status.len())
-        .filter_map(|c| match status[c] {
-            Status::Primary => Some((c, Protection::small(c, policy))),
-            Status::Differencing => Some((c, Protection::differencing(c, values[c], policy))),
-            _ => None,
-        })
-        .collect();
-    let primaries: Vec<usize> = requirement.keys().copied().collect();
-    // The hypercube method (as in tau-ARGUS's GHMITER): hide each small cell with the corners
-    // of the cheapest box around it (one sibling per dimension), so that every equation
-    // through it has a second hidden cell and a swap of values along the box stays consistent.
-    for &p in &primaries {
+    // The quantities audited: counts (None) and the provider measure (Some(k)).
+    let counts: Vec<f64> = table.cells.iter().map(|c| c.units as f64).collect();
+    let measure: Option<(usize, Vec<f64>, f64)> = sensitive.provider_measure.map(|(k, pct)| {
+        (
+            k,
+            table.cells.iter().map(|c| c.sums[k].max(0.0)).collect(),
+            pct,
+        )
+    });
+    let values = |q: Option<usize>| -> &[f64] {
+        match (&measure, q) {
+            (Some((_, v, _)), Some(_)) => v,
+            _ => &counts,
+        }
+    };
+    let mut requirement: BTreeMap<(Option<usize>, usize), Protection> = BTreeMap::new();
+    for (c, s) in status.iter().enumerate() {
+        let p = match s {
+            Status::Primary => Protection::small(c, policy),
+            Status::Differencing => Protection::differencing(c, counts[c], policy),
+            Status::Provider => match &measure {
+                Some((k, v, pct)) => {
+                    let p = Protection::provider(c, *k, v[c], *pct);
+                    requirement.insert((Some(*k), c), p);
+                    continue;
+                }
+                None => Protection::small(c, policy),
+            },
+            _ => continue,
+        };
+        requirement.insert((None, c), p);
+    }
+    let protected_cells: Vec<usize> = requirement.keys().map(|(_, c)| *c).collect();
+    // The hypercube method (as in tau-ARGUS's GHMITER): hide each protected cell with the
+    // corners of the cheapest box around it (one sibling per dimension), so that every
+    // equation through it has a second hidden cell and a swap of values along the box stays
+    // consistent.
+    for &p in &protected_cells {
         if let Some(corners) = cheapest_box(table, &status, p) {
             for c in corners {
                 if status[c] == Status::Released {
@@ -189,35 +255,60 @@ pub fn suppress_with(
     // Hiding more cells only widens every interval (fewer released constraints), so a cell
     // protected once stays protected: each round audits only the cells that failed the round
     // before, and the certificate is recomputed once on the final pattern.
+    let quantities: Vec<Option<usize>> = {
+        let mut q: Vec<Option<usize>> = requirement.keys().map(|(q, _)| *q).collect();
+        q.dedup();
+        q
+    };
+    let audit_all = |hidden: &[bool],
+                     which: &dyn Fn(Option<usize>, usize) -> bool|
+     -> Result<Vec<(Option<usize>, Bounds)>, DisclosureError> {
+        let mut out = Vec::new();
+        for &q in &quantities {
+            let targets: Vec<usize> = requirement
+                .keys()
+                .filter(|(kq, c)| *kq == q && which(q, *c))
+                .map(|(_, c)| *c)
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            for b in audit::bounds(values(q), hidden, &equations, &targets)? {
+                out.push((q, b));
+            }
+        }
+        Ok(out)
+    };
     let mut rounds = 0;
-    let mut to_check = primaries.clone();
+    let mut to_check: BTreeSet<(Option<usize>, usize)> = requirement.keys().copied().collect();
     loop {
         rounds += 1;
         close_single_gaps(table, &equations, &mut status);
         let hidden: Vec<bool> = status.iter().map(|s| *s != Status::Released).collect();
-        let bounds = audit::bounds(&values, &hidden, &equations, &to_check)?;
-        let failing: Vec<usize> = bounds
+        let bounds = audit_all(&hidden, &|q, c| to_check.contains(&(q, c)))?;
+        let failing: BTreeSet<(Option<usize>, usize)> = bounds
             .iter()
-            .filter(|b| !requirement[&b.cell].holds(b))
-            .map(|b| b.cell)
+            .filter(|(q, b)| !requirement[&(*q, b.cell)].holds(b))
+            .map(|(q, b)| (*q, b.cell))
             .collect();
         if failing.is_empty() {
-            // In the first round every small cell was audited on this very pattern.
+            // In the first round every protected cell was audited on this very pattern.
             let certificate = if rounds == 1 {
                 bounds
             } else {
-                audit::bounds(&values, &hidden, &equations, &primaries)?
+                audit_all(&hidden, &|_, _| true)?
             };
             return Ok(Pattern {
                 status,
-                certificate,
+                certificate: certificate.into_iter().map(|(_, b)| b).collect(),
                 protection: requirement.into_values().collect(),
                 rounds,
             });
         }
         // Widen each failing cell's interval: hide one more cell in one of its equations.
         let mut added = false;
-        for &f in &failing {
+        let cells: BTreeSet<usize> = failing.iter().map(|(_, c)| *c).collect();
+        for &f in &cells {
             let around = equations
                 .iter()
                 .filter(|e| e.total == f || e.parts.contains(&f))
@@ -233,7 +324,7 @@ pub fn suppress_with(
                 Some(c) => status[c] = Status::Secondary,
                 None => {
                     return Err(DisclosureError::Audit(
-                        "no pattern protects the small cells: every cell is hidden".into(),
+                        "no pattern protects the sensitive cells: every cell is hidden".into(),
                     ));
                 }
             }
