@@ -67,6 +67,84 @@ fn components(suppressed: &[bool], equations: &[&Equation]) -> Vec<(Vec<usize>, 
     groups.into_values().collect()
 }
 
+/// Whether `AIM_AUDIT_TRACE` asks for the audit's progress on stderr.
+pub fn trace() -> bool {
+    std::env::var_os("AIM_AUDIT_TRACE").is_some()
+}
+
+/// Interval propagation over rows `Σ s·x = rhs` (x ≥ 0): valid lower and upper bounds of
+/// every variable (upper possibly infinite).
+fn propagate(rows: &[(Vec<(usize, f64)>, f64)], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut lo = vec![0.0f64; n];
+    let mut hi = vec![f64::INFINITY; n];
+    for _pass in 0..100 {
+        let mut changed = false;
+        for (coef, rhs) in rows {
+            // Range of each term s·x, and of the row's sum.
+            let term = |&(i, s): &(usize, f64), lo: &[f64], hi: &[f64]| {
+                if s > 0.0 {
+                    (s * lo[i], s * hi[i])
+                } else {
+                    (s * hi[i], s * lo[i])
+                }
+            };
+            let (mut sum_lo, mut sum_hi) = (0.0, 0.0);
+            let mut inf_lo = 0; // terms whose lower end is −∞
+            let mut inf_hi = 0; // terms whose upper end is +∞
+            for t in coef {
+                let (a, b) = term(t, &lo, &hi);
+                if a.is_finite() {
+                    sum_lo += a;
+                } else {
+                    inf_lo += 1;
+                }
+                if b.is_finite() {
+                    sum_hi += b;
+                } else {
+                    inf_hi += 1;
+                }
+            }
+            for t in coef {
+                let (i, s) = *t;
+                let (a, b) = term(t, &lo, &hi);
+                // Others' sum range, without this term.
+                let others_lo = if a.is_finite() {
+                    (inf_lo == 0).then_some(sum_lo - a)
+                } else {
+                    (inf_lo == 1).then_some(sum_lo)
+                };
+                let others_hi = if b.is_finite() {
+                    (inf_hi == 0).then_some(sum_hi - b)
+                } else {
+                    (inf_hi == 1).then_some(sum_hi)
+                };
+                // s·x = rhs − others.
+                let (t_lo, t_hi) = (
+                    others_hi.map_or(f64::NEG_INFINITY, |o| rhs - o),
+                    others_lo.map_or(f64::INFINITY, |o| rhs - o),
+                );
+                let (new_lo, new_hi) = if s > 0.0 {
+                    (t_lo / s, t_hi / s)
+                } else {
+                    (t_hi / s, t_lo / s)
+                };
+                if new_lo > lo[i] + 1e-9 {
+                    lo[i] = new_lo;
+                    changed = true;
+                }
+                if new_hi < hi[i] - 1e-9 {
+                    hi[i] = new_hi;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    (lo, hi)
+}
+
 /// Bounds of the `targets` (suppressed cells), given every cell's true `values`, which cells
 /// are `suppressed` and the table's equations. Values are non-negative (counts, or sums of
 /// non-negative amounts).
@@ -76,6 +154,29 @@ pub fn bounds(
     equations: &[Equation],
     targets: &[usize],
 ) -> Result<Vec<Bounds>, DisclosureError> {
+    bounds_cached(
+        values,
+        suppressed,
+        equations,
+        targets,
+        &mut Cache::default(),
+    )
+}
+
+/// Bounds already found, per group of hidden cells: a group with the same cells is the same
+/// LP (a released cell of one of its equations turning hidden would have joined the group),
+/// so its bounds hold as long as the group is unchanged.
+#[derive(Debug, Default)]
+pub struct Cache(HashMap<Vec<usize>, HashMap<usize, Bounds>>);
+
+/// [`bounds`], reusing and filling `cache`.
+pub fn bounds_cached(
+    values: &[f64],
+    suppressed: &[bool],
+    equations: &[Equation],
+    targets: &[usize],
+    cache: &mut Cache,
+) -> Result<Vec<Bounds>, DisclosureError> {
     let relevant: Vec<&Equation> = equations
         .iter()
         .filter(|e| suppressed[e.total] || e.parts.iter().any(|&p| suppressed[p]))
@@ -84,6 +185,20 @@ pub fn bounds(
     let wanted: std::collections::HashSet<usize> = targets.iter().copied().collect();
     for (cells, eqs) in components(suppressed, &relevant) {
         if !cells.iter().any(|c| wanted.contains(c)) {
+            continue;
+        }
+        if let Some(known) = cache.0.get(&cells)
+            && cells
+                .iter()
+                .filter(|c| wanted.contains(c))
+                .all(|c| known.contains_key(c))
+        {
+            out.extend(
+                cells
+                    .iter()
+                    .filter(|c| wanted.contains(c))
+                    .map(|c| known[c]),
+            );
             continue;
         }
         let pos: HashMap<usize, usize> = cells.iter().enumerate().map(|(i, &c)| (c, i)).collect();
@@ -137,18 +252,10 @@ pub fn bounds(
                 Err(e) => Err(DisclosureError::Audit(e.to_string())),
             }
         };
-        // A cap for each cell from the rows whose coefficients all have one sign: with every
-        // value ≥ 0, x ≤ rhs / coefficient. A solution reaching the cap proves it is the maximum.
-        let mut cap = vec![f64::INFINITY; cells.len()];
-        for (coef, rhs) in &rows {
-            let positive = coef.iter().all(|&(_, s)| s > 0.0);
-            let negative = coef.iter().all(|&(_, s)| s < 0.0);
-            if positive || negative {
-                for &(i, s) in coef {
-                    cap[i] = cap[i].min(rhs / s);
-                }
-            }
-        }
+        // Valid bounds by propagation (each row solved for each of its cells, given the
+        // others' intervals, until nothing tightens): a solution reaching a cell's cap (floor)
+        // proves it is the maximum (minimum), without an LP of its own.
+        let (floor, cap) = propagate(&rows, cells.len());
         const EPS: f64 = 1e-6;
         let targets: Vec<usize> = (0..cells.len())
             .filter(|&i| wanted.contains(&cells[i]))
@@ -171,8 +278,8 @@ pub fn bounds(
             };
             let mut found = false;
             for &i in &open {
-                if x[i] <= EPS {
-                    lower[i] = Some(0.0);
+                if x[i] <= floor[i] + EPS {
+                    lower[i] = Some(floor[i]);
                     found = true;
                 }
             }
@@ -203,21 +310,151 @@ pub fn bounds(
                 break;
             }
         }
-        // The rest: one LP per cell and direction.
+        if trace() {
+            eprintln!(
+                "audit: group of {} hidden cells, {} equations, {} targets; after witnesses {} lower and {} upper bounds open",
+                cells.len(),
+                rows.len(),
+                targets.len(),
+                targets.iter().filter(|&&i| lower[i].is_none()).count(),
+                targets.iter().filter(|&&i| upper[i].is_none()).count()
+            );
+        }
+        // The rest, warm-started: one LP over the group with an extra variable z (bounded by
+        // the largest cap) as the objective, solved once per direction; each open cell then
+        // adds z ≤ x (maximising) or z ≥ x (minimising) to a copy of that optimum and
+        // re-optimises by dual simplex from its basis, instead of solving from scratch.
+        let open_lower: Vec<usize> = targets
+            .iter()
+            .copied()
+            .filter(|&i| lower[i].is_none())
+            .collect();
+        let open_upper: Vec<usize> = targets
+            .iter()
+            .copied()
+            .filter(|&i| upper[i].is_none())
+            .collect();
+        let finite_cap = open_upper.iter().all(|&i| cap[i].is_finite());
+        // z's bound: at least every open cell's cap (maximising) and true value (its minimum
+        // is at most that), so that z ≤ x or z ≥ x never makes the copy infeasible.
+        let z_max = open_upper
+            .iter()
+            .chain(&open_lower)
+            .flat_map(|&i| [cap[i], values[cells[i]]])
+            .filter(|c| c.is_finite())
+            .fold(0.0f64, f64::max)
+            + 1.0;
+        for (dir, open) in [
+            (OptimizationDirection::Minimize, &open_lower),
+            (OptimizationDirection::Maximize, &open_upper),
+        ] {
+            if open.is_empty() {
+                continue;
+            }
+            let minimise = dir == OptimizationDirection::Minimize;
+            if !minimise && !finite_cap {
+                // Some cell may be unbounded: solve each on its own.
+                for &i in open.iter() {
+                    let x = solve(dir, &[i])?;
+                    upper[i] = Some(x.map_or(f64::INFINITY, |x| x[i]));
+                }
+                continue;
+            }
+            let mut problem = Problem::new(dir);
+            let vars: Vec<_> = (0..cells.len())
+                .map(|_| problem.add_var(0.0, (0.0, f64::INFINITY)))
+                .collect();
+            let z = problem.add_var(1.0, (0.0, z_max));
+            for (coef, rhs) in &rows {
+                let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();
+                problem.add_constraint(&terms, ComparisonOp::Eq, *rhs);
+            }
+            let base = problem
+                .solve()
+                .map_err(|e| DisclosureError::Audit(e.to_string()))?
+                .into_solution()
+                .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
+            let op = if minimise {
+                ComparisonOp::Ge
+            } else {
+                ComparisonOp::Le
+            };
+            // The open cells are independent copies of one optimum: share them out among
+            // the cores.
+            let threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(open.len());
+            let chunk = open.len().div_ceil(threads.max(1));
+            let solved: Vec<Result<Vec<(usize, f64)>, DisclosureError>> =
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = open
+                        .chunks(chunk.max(1))
+                        .map(|part| {
+                            let base = &base;
+                            let vars = &vars;
+                            let (floor, cap) = (&floor, &cap);
+                            scope.spawn(move || {
+                                // A copy's solution also settles any other cell of the part it
+                                // puts at its cap (floor).
+                                let mut done: Vec<(usize, f64)> = Vec::new();
+                                let mut settled = std::collections::HashSet::new();
+                                for &i in part {
+                                    if settled.contains(&i) {
+                                        continue;
+                                    }
+                                    let s = base
+                                        .clone()
+                                        .add_constraint([(z, 1.0), (vars[i], -1.0)], op, 0.0)
+                                        .map_err(|e| DisclosureError::Audit(e.to_string()))?
+                                        .into_solution()
+                                        .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
+                                    done.push((i, s.var_value(z)));
+                                    settled.insert(i);
+                                    for &j in part {
+                                        if settled.contains(&j) {
+                                            continue;
+                                        }
+                                        let x = s.var_value(vars[j]);
+                                        let exact = if minimise {
+                                            (x <= floor[j] + EPS).then_some(floor[j])
+                                        } else {
+                                            (x >= cap[j] - EPS).then_some(cap[j])
+                                        };
+                                        if let Some(v) = exact {
+                                            done.push((j, v));
+                                            settled.insert(j);
+                                        }
+                                    }
+                                }
+                                Ok(done)
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("an audit thread panicked"))
+                        .collect()
+                });
+            for part in solved {
+                for (i, v) in part? {
+                    if minimise {
+                        lower[i] = Some(v);
+                    } else {
+                        upper[i] = Some(v);
+                    }
+                }
+            }
+        }
+        let known = cache.0.entry(cells.clone()).or_default();
         for &i in &targets {
-            if lower[i].is_none() {
-                let x = solve(OptimizationDirection::Minimize, &[i])?;
-                lower[i] = Some(x.map_or(0.0, |x| x[i]));
-            }
-            if upper[i].is_none() {
-                let x = solve(OptimizationDirection::Maximize, &[i])?;
-                upper[i] = Some(x.map_or(f64::INFINITY, |x| x[i]));
-            }
-            out.push(Bounds {
+            let b = Bounds {
                 cell: cells[i],
                 lower: lower[i].unwrap_or(0.0),
                 upper: upper[i].unwrap_or(f64::INFINITY),
-            });
+            };
+            known.insert(b.cell, b);
+            out.push(b);
         }
     }
     out.sort_by_key(|b| b.cell);

@@ -260,8 +260,9 @@ pub fn suppress_with(
         q.dedup();
         q
     };
-    let audit_all = |hidden: &[bool],
-                     which: &dyn Fn(Option<usize>, usize) -> bool|
+    let mut caches: BTreeMap<Option<usize>, audit::Cache> = BTreeMap::new();
+    let mut audit_all = |hidden: &[bool],
+                         which: &dyn Fn(Option<usize>, usize) -> bool|
      -> Result<Vec<(Option<usize>, Bounds)>, DisclosureError> {
         let mut out = Vec::new();
         for &q in &quantities {
@@ -273,12 +274,14 @@ pub fn suppress_with(
             if targets.is_empty() {
                 continue;
             }
-            for b in audit::bounds(values(q), hidden, &equations, &targets)? {
+            let cache = caches.entry(q).or_default();
+            for b in audit::bounds_cached(values(q), hidden, &equations, &targets, cache)? {
                 out.push((q, b));
             }
         }
         Ok(out)
     };
+    let started = std::time::Instant::now();
     let mut rounds = 0;
     let mut to_check: BTreeSet<(Option<usize>, usize)> = requirement.keys().copied().collect();
     loop {
@@ -286,6 +289,14 @@ pub fn suppress_with(
         close_single_gaps(table, &equations, &mut status);
         let hidden: Vec<bool> = status.iter().map(|s| *s != Status::Released).collect();
         let bounds = audit_all(&hidden, &|q, c| to_check.contains(&(q, c)))?;
+        if audit::trace() {
+            eprintln!(
+                "round {rounds} ({:.1} s): {} hidden, {} audited",
+                started.elapsed().as_secs_f64(),
+                hidden.iter().filter(|h| **h).count(),
+                to_check.len()
+            );
+        }
         let failing: BTreeSet<(Option<usize>, usize)> = bounds
             .iter()
             .filter(|(q, b)| !requirement[&(*q, b.cell)].holds(b))

@@ -139,21 +139,57 @@ pub struct Equation {
     pub parts: Vec<usize>,
 }
 
+/// A row to tabulate: unit key (if any), values per dimension level, units, sums.
+type Row<'a> = (Option<String>, Vec<Vec<&'a str>>, i64, Vec<f64>);
+/// A row placed in the dimensions: its node path per dimension instead of its values.
+type Placed = (Option<String>, Vec<Vec<usize>>, i64, Vec<f64>);
+
 impl Table {
     /// Builds a table from unit-level rows: for each unit, its values at each level of each
     /// dimension and its measures. A unit may appear once only (`keys` must be distinct), so
     /// that every margin is the sum of its parts.
     pub fn from_units<'a>(
-        mut dimensions: Vec<Dimension>,
+        dimensions: Vec<Dimension>,
         measures: Vec<String>,
         units: impl Iterator<Item = (String, Vec<Vec<&'a str>>, Vec<f64>)>,
     ) -> Result<Table, DisclosureError> {
         let mut seen = std::collections::HashSet::new();
-        let mut paths: Vec<(String, Vec<Vec<usize>>, Vec<f64>)> = Vec::new();
-        for (key, values, sums) in units {
-            if !seen.insert(key.clone()) {
-                return Err(DisclosureError::DuplicateUnit(key));
-            }
+        Table::build(
+            dimensions,
+            measures,
+            units.map(|(key, values, sums)| {
+                if !seen.insert(key.clone()) {
+                    return Err(DisclosureError::DuplicateUnit(key));
+                }
+                Ok((Some(key), values, 1, sums))
+            }),
+        )
+    }
+
+    /// Builds a table from leaf counts: for each combination of values (one path per
+    /// dimension) the number of units and the sums of the measures, when every unit is in
+    /// exactly one leaf (e.g. persons by area, sex and age group). The table then keeps no
+    /// unit keys (no differencing check against it).
+    pub fn from_leaves<'a>(
+        dimensions: Vec<Dimension>,
+        measures: Vec<String>,
+        leaves: impl Iterator<Item = (Vec<Vec<&'a str>>, i64, Vec<f64>)>,
+    ) -> Result<Table, DisclosureError> {
+        Table::build(
+            dimensions,
+            measures,
+            leaves.map(|(values, units, sums)| Ok((None, values, units, sums))),
+        )
+    }
+
+    fn build<'a>(
+        mut dimensions: Vec<Dimension>,
+        measures: Vec<String>,
+        rows: impl Iterator<Item = Result<Row<'a>, DisclosureError>>,
+    ) -> Result<Table, DisclosureError> {
+        let mut paths: Vec<Placed> = Vec::new();
+        for row in rows {
+            let (key, values, units, sums) = row?;
             if values.len() != dimensions.len() || sums.len() != measures.len() {
                 return Err(DisclosureError::Hierarchy(
                     "a row does not have one value per dimension level and measure".into(),
@@ -170,7 +206,7 @@ impl Table {
                 }
                 p.push(d.path(v)?);
             }
-            paths.push((key, p, sums));
+            paths.push((key, p, units, sums));
         }
         for d in &mut dimensions {
             d.sort_children();
@@ -191,17 +227,19 @@ impl Table {
             dimensions,
             measures,
             strides,
-            members: Vec::with_capacity(paths.len()),
+            members: Vec::new(),
         };
-        for (key, p, sums) in paths {
+        for (key, p, units, sums) in paths {
             for c in table.cells_of(&p) {
                 let cell = &mut table.cells[c];
-                cell.units += 1;
+                cell.units += units;
                 for (s, v) in cell.sums.iter_mut().zip(&sums) {
                     *s += v;
                 }
             }
-            table.members.push((key, p));
+            if let Some(key) = key {
+                table.members.push((key, p));
+            }
         }
         Ok(table)
     }
