@@ -19,6 +19,12 @@ pub struct DemoArgs {
     /// Random seed.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Port of the Atlas served at the end.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Stop after computing the Atlas instead of serving it.
+    #[arg(long)]
+    no_serve: bool,
 }
 
 /// Runs the demo.
@@ -46,7 +52,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     let warehouse = args.out.join("warehouse");
 
     println!(
-        "1/4 synthesising {} persons over 2023-2024 (seed {}) into {}",
+        "1/5 synthesising {} persons over 2023-2024 (seed {}) into {}",
         args.persons,
         args.seed,
         deliveries.display()
@@ -69,7 +75,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         synth.elapsed.as_secs_f64()
     );
 
-    println!("2/4 importing reference data from {}", reference.display());
+    println!("2/5 importing reference data from {}", reference.display());
     let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
     let rt = crate::runtime()?;
     let imported = {
@@ -78,7 +84,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     };
     println!("    {} reference tables", imported.len());
 
-    println!("3/4 checking and ingesting the deliveries");
+    println!("3/5 checking and ingesting the deliveries");
     let summary = rt.block_on(progress::ingest(
         &wh,
         std::slice::from_ref(&deliveries),
@@ -86,13 +92,17 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     ))?;
     progress::print_ingest_summary(&wh, &summary);
 
-    println!("4/4 deriving hospital stays, one row per person and year, and the permanent sample");
+    println!("4/5 deriving hospital stays, one row per person and year, and the permanent sample");
     let built = rt.block_on(progress::build(
         &wh,
         &aim_derive::BuildOptions::default(),
         true,
     ))?;
     progress::print_build_summary(&wh, &built);
+
+    println!("5/5 computing the Atlas's indicators through the disclosure gate");
+    let atlas = progress::atlas(&wh, None, &reference, false)?;
+    progress::print_atlas_summary(&atlas);
 
     let wh_arg = warehouse.display();
     println!(
@@ -114,5 +124,14 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         "  the sample:      aim sql --sample --warehouse {wh_arg} \"SELECT year, count(*) AS members, sum(eps_weight) AS represented FROM pati GROUP BY year\""
     );
     println!("  tables (Delta Lake, readable by Spark, Polars, DuckDB): {wh_arg}/tables/");
-    Ok(if summary.any_rejected() { 3 } else { 0 })
+    println!("  the open data:   aim atlas export --warehouse {wh_arg} --out atlas-open-data");
+    if summary.any_rejected() {
+        return Ok(3);
+    }
+    if args.no_serve {
+        println!("  the Atlas:       aim serve --warehouse {wh_arg}");
+        return Ok(0);
+    }
+    println!("\nServing the Atlas (Ctrl-C to stop):");
+    crate::serve::run(&warehouse, Some(&reference), "127.0.0.1", args.port)
 }

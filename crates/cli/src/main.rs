@@ -6,6 +6,7 @@
 
 mod demo;
 mod progress;
+mod serve;
 mod table;
 
 use anyhow::{Context, Result};
@@ -151,6 +152,27 @@ enum Command {
         /// The query.
         query: String,
     },
+    /// The open Atlas: compute the indicators through the disclosure gate, export them.
+    Atlas {
+        #[command(subcommand)]
+        command: AtlasCommand,
+    },
+    /// Serve the web Atlas (maps, tables, area pages, downloads) of a warehouse's computed
+    /// Atlas until Ctrl-C (docs/atlas-web.md).
+    Serve {
+        /// Warehouse folder (with an Atlas: `aim atlas build`).
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Port.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Reference data folder with the boundaries (default: shared/data next to the repository).
+        #[arg(long)]
+        reference: Option<PathBuf>,
+    },
     /// Trusted-third-party utilities.
     Ttp {
         #[command(subcommand)]
@@ -173,6 +195,37 @@ enum ReferenceCommand {
         warehouse: PathBuf,
         /// The reference data folder (as shared/data).
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AtlasCommand {
+    /// Compute every indicator × year × area × sex × age group from PATI, through the
+    /// disclosure gate, into WH/atlas/ (docs/indicators.md).
+    Build {
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Indicator definitions folder (default: the embedded ones, crates/atlas/indicators).
+        #[arg(long)]
+        indicators: Option<PathBuf>,
+        /// Reference data folder (default: shared/data next to the repository).
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// Also break every figure down by age group (0-17, 18-44, 45-64, 65-74, 75+): a
+        /// table five times larger for the disclosure gate, slow on small or sparse data.
+        #[arg(long)]
+        age_groups: bool,
+    },
+    /// Write the whole open dataset (figures as CSV and JSON, indicator definitions, DCAT-AP
+    /// metadata, terms of use) to a folder.
+    Export {
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -457,6 +510,41 @@ fn run(cli: Cli) -> Result<u8> {
             aim_warehouse::query::write_results(&batches, fmt, &mut lock)?;
             Ok(0)
         }
+        Command::Atlas {
+            command:
+                AtlasCommand::Build {
+                    warehouse,
+                    indicators,
+                    reference,
+                    age_groups,
+                },
+        } => {
+            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+            let reference = reference_dir(reference.as_deref());
+            let atlas = progress::atlas(&wh, indicators.as_deref(), &reference, age_groups)?;
+            progress::print_atlas_summary(&atlas);
+            Ok(0)
+        }
+        Command::Atlas {
+            command: AtlasCommand::Export { warehouse, out },
+        } => {
+            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+            let atlas = aim_atlas::store::load(wh.root())?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the warehouse has no Atlas yet: run `aim atlas build --warehouse {}` first",
+                    warehouse.display()
+                )
+            })?;
+            let files = aim_atlas::export::export(&atlas, &out)?;
+            println!("wrote {} files to {}", files.len(), out.display());
+            Ok(0)
+        }
+        Command::Serve {
+            warehouse,
+            port,
+            host,
+            reference,
+        } => serve::run(&warehouse, reference.as_deref(), &host, port),
         Command::Ttp {
             command: TtpCommand::Keygen { out },
         } => {

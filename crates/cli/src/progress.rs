@@ -233,3 +233,72 @@ pub fn print_build_summary(wh: &Warehouse, summary: &aim_derive::BuildSummary) {
         }
     }
 }
+
+/// Computes the Atlas with a progress bar, saves it in WH/atlas/ and logs the run.
+pub fn atlas(
+    wh: &Warehouse,
+    indicators: Option<&Path>,
+    reference: &Path,
+    age_detail: bool,
+) -> Result<aim_atlas::Atlas> {
+    let indicators = match indicators {
+        Some(dir) => aim_atlas::indicator::from_dir(dir)?,
+        None => aim_atlas::indicator::embedded()?,
+    };
+    let geo = aim_model::geography::Geography::load(reference)?;
+    let bar = ProgressBar::new(0).with_style(style(
+        "gating {msg:>28} [{bar:40}] {pos}/{len} tables ({elapsed})",
+    ));
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    let rt = crate::runtime()?;
+    let atlas = rt.block_on(aim_atlas::compute(
+        wh,
+        &geo,
+        &indicators,
+        age_detail,
+        &|msg: &str| {
+            // "[done/total] indicator year"
+            let (count, what) = msg.split_once(' ').unwrap_or((msg, ""));
+            if let Some((done, total)) =
+                count.trim_matches(|c| c == '[' || c == ']').split_once('/')
+            {
+                bar.set_length(total.parse().unwrap_or(0));
+                bar.set_position(done.parse().unwrap_or(0));
+            }
+            bar.set_message(what.to_string());
+        },
+    ))?;
+    bar.finish_and_clear();
+    aim_atlas::store::save(wh.root(), &atlas)?;
+    Ok(atlas)
+}
+
+/// Prints what `aim atlas build` computed.
+pub fn print_atlas_summary(atlas: &aim_atlas::Atlas) {
+    let m = &atlas.manifest;
+    let released = atlas.figures.iter().filter(|f| f.released).count();
+    println!(
+        "Atlas: {} indicators × years {:?}: {} figures, {} released, {} hidden by the disclosure gate (population policy: no cell below {})",
+        m.indicators.len(),
+        m.years,
+        atlas.figures.len(),
+        released,
+        atlas.figures.len() - released,
+        m.policy.min_units
+    );
+    let cells: usize = m.gate.iter().map(|g| g.cells).sum();
+    let primary: usize = m.gate.iter().map(|g| g.primary).sum();
+    let secondary: usize = m.gate.iter().map(|g| g.secondary).sum();
+    println!(
+        "  gate: {} tables, {cells} cells, {primary} small cells, {secondary} more hidden to protect them; every audit passed",
+        m.gate.len()
+    );
+    for (year, used) in &m.standard_population_year {
+        println!("  {year}: standardised on the Belgian population of {used}");
+    }
+    for (year, n) in &m.persons_without_municipality {
+        if *n > 0 {
+            println!("  {year}: {n} persons without a 2025 municipality are counted in no area");
+        }
+    }
+}

@@ -761,3 +761,130 @@ fn the_provider_rule_hides_cells_that_describe_one_provider() {
         text(&o)
     );
 }
+
+#[test]
+fn the_atlas_is_computed_through_the_gate_and_exported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let deliveries = tmp.path().join("deliveries");
+    let o = run(&[
+        "synth",
+        "--persons",
+        "2000",
+        "--years",
+        "2023-2024",
+        "--seed",
+        "5",
+        "--out",
+        deliveries.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Before any derived data: a clear error.
+    let o = run(&["atlas", "build", "--warehouse", w]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("run `aim build`"), "{}", text(&o));
+    assert!(
+        run(&["ingest", "--warehouse", w, deliveries.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["build", "--warehouse", w]).status.success());
+    let o = run(&[
+        "atlas",
+        "export",
+        "--warehouse",
+        w,
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("aim atlas build"), "{}", text(&o));
+    let o = run(&["atlas", "build", "--warehouse", w]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("every audit passed"), "{}", text(&o));
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wh.join("atlas/manifest.json")).unwrap())
+            .unwrap();
+    assert!(manifest["indicators"].as_array().unwrap().len() >= 15);
+    assert_eq!(manifest["years"], serde_json::json!([2023, 2024]));
+    assert!(
+        manifest["gate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["audit_passed"] == true)
+    );
+    let figures = std::fs::read_to_string(wh.join("atlas/figures.csv")).unwrap();
+    let mut released = 0;
+    let mut belgium = 0;
+    for line in figures.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 16, "{line}");
+        if f[6] == "true" {
+            released += 1;
+            let persons: i64 = f[7].parse().unwrap();
+            assert!(
+                persons == 0 || persons >= 5,
+                "a released figure of {persons} persons: {line}"
+            );
+            let numerator: f64 = f[8].parse().unwrap();
+            let proportion =
+                !line.starts_with("out-of-pocket,") && !line.starts_with("reimbursed-spending,");
+            if proportion {
+                let (yes, no) = (numerator as i64, persons - numerator as i64);
+                assert!(
+                    !(1..5).contains(&yes) && !(1..5).contains(&no),
+                    "small count: {line}"
+                );
+            }
+            if f[2] == "belgium" && f[4] == "all" && f[5] == "all" {
+                belgium += 1;
+                assert!(!f[12].is_empty(), "Belgium has a standardised rate: {line}");
+            }
+        } else {
+            assert!(
+                f[7..16].iter().all(|v| v.is_empty()),
+                "a masked figure carries a number: {line}"
+            );
+        }
+    }
+    assert!(released > 0);
+    // Every indicator has Belgium's figure for both years.
+    assert_eq!(
+        belgium,
+        2 * manifest["indicators"].as_array().unwrap().len(),
+        "{belgium}"
+    );
+
+    let out = tmp.path().join("open-data");
+    let o = run(&[
+        "atlas",
+        "export",
+        "--warehouse",
+        w,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let dcat: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("dcat.jsonld")).unwrap()).unwrap();
+    assert_eq!(
+        dcat["dcat:dataset"].as_array().unwrap().len(),
+        manifest["indicators"].as_array().unwrap().len()
+    );
+    assert!(out.join("TERMS.md").exists() && out.join("indicators/gp-contact.csv").exists());
+    let gp: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("indicators/gp-contact.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(gp["indicator"]["id"], "gp-contact");
+    assert!(
+        gp["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["released"] == true || f["persons"].is_null())
+    );
+}

@@ -238,13 +238,23 @@ pub fn suppress_with(
         };
         requirement.insert((None, c), p);
     }
-    let protected_cells: Vec<usize> = requirement.keys().map(|(_, c)| *c).collect();
     // The hypercube method (as in tau-ARGUS's GHMITER): hide each protected cell with the
     // corners of the cheapest box around it (one sibling per dimension), so that every
     // equation through it has a second hidden cell and a swap of values along the box stays
     // consistent.
-    for &p in &protected_cells {
-        if let Some(corners) = cheapest_box(table, &status, p) {
+    for (&(q, p), req) in &requirement {
+        // The box must be able to carry the cell to its protection levels: moving it up by
+        // `up` takes `up` from each corner of the other parity, moving it down by `down` from
+        // each corner of its own (counts only; a provider cell's box is chosen on cost).
+        let v = counts[p];
+        let (up, down) = match q {
+            None => (
+                (req.upper - v).max(0.0).ceil() as i64,
+                (v - req.lower).max(0.0).ceil() as i64,
+            ),
+            Some(_) => (0, 0),
+        };
+        if let Some(corners) = cheapest_box(table, &status, p, up, down) {
             for c in corners {
                 if status[c] == Status::Released {
                     status[c] = Status::Secondary;
@@ -346,8 +356,17 @@ pub fn suppress_with(
 
 /// The corners of the cheapest box through `cell`: in every dimension where the cell's node
 /// has siblings, the node and one sibling. Cost: units of the corners not yet hidden; empty
-/// corners are not allowed (an empty cell is no cover). `None` when no box exists.
-fn cheapest_box(table: &Table, status: &[Status], cell: usize) -> Option<Vec<usize>> {
+/// corners are not allowed (an empty cell is no cover). A box whose corners of the other
+/// parity hold at least `up` units and those of the cell's parity at least `down` protects the
+/// cell by itself (shifting values along it keeps every sum); the cheapest such box is taken,
+/// else the cheapest box. `None` when no box exists.
+fn cheapest_box(
+    table: &Table,
+    status: &[Status],
+    cell: usize,
+    up: i64,
+    down: i64,
+) -> Option<Vec<usize>> {
     let nodes = table.nodes(cell);
     let mut options: Vec<Vec<usize>> = Vec::new();
     for (d, dim) in table.dimensions.iter().enumerate() {
@@ -370,11 +389,13 @@ fn cheapest_box(table: &Table, status: &[Status], cell: usize) -> Option<Vec<usi
         return None;
     }
     let mut best: Option<(i64, Vec<usize>)> = None;
+    let mut best_protecting: Option<(i64, Vec<usize>)> = None;
     let mut choice = vec![0usize; free.len()];
     loop {
         // Corners: every mix of the cell's node and the chosen sibling in the free dimensions.
         let mut corners = Vec::with_capacity(1 << free.len());
         let mut ok = true;
+        let mut protecting = true;
         let mut cost = 0i64;
         for mask in 0..(1usize << free.len()) {
             let mut at = nodes.clone();
@@ -384,14 +405,22 @@ fn cheapest_box(table: &Table, status: &[Status], cell: usize) -> Option<Vec<usi
                 }
             }
             let c = table.index(&at);
+            let units = table.cells[c].units;
             if status[c] == Status::Released {
-                if table.cells[c].units == 0 {
+                if units == 0 {
                     ok = false;
                     break;
                 }
-                cost += table.cells[c].units;
+                cost += units;
+            }
+            if mask != 0 {
+                let need = if mask.count_ones() % 2 == 1 { up } else { down };
+                protecting &= units >= need;
             }
             corners.push(c);
+        }
+        if ok && protecting && best_protecting.as_ref().is_none_or(|(b, _)| cost < *b) {
+            best_protecting = Some((cost, corners.clone()));
         }
         if ok && best.as_ref().is_none_or(|(b, _)| cost < *b) {
             best = Some((cost, corners));
@@ -400,7 +429,7 @@ fn cheapest_box(table: &Table, status: &[Status], cell: usize) -> Option<Vec<usi
         let mut k = 0;
         loop {
             if k == free.len() {
-                return best.map(|(_, c)| c);
+                return best_protecting.or(best).map(|(_, c)| c);
             }
             choice[k] += 1;
             if choice[k] < options[free[k]].len() {
