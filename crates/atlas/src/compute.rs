@@ -318,14 +318,12 @@ pub async fn compute(
                     }
                     let (ind, year, rows) = &jobs[k];
                     let (weights, used) = standard_weights(geo, *year, ind.age_min, ind.age_max);
-                    let outcome = year_figures(ind, *year, rows, &paths, &weights, &policy, age_detail)
-                        .map(|(f, s, lost)| (f, s, lost, used));
+                    let outcome =
+                        year_figures(ind, *year, rows, &paths, &weights, &policy, age_detail)
+                            .map(|(f, s, lost)| (f, s, lost, used));
                     slots.lock().expect("results")[k] = Some(outcome);
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                    (report.lock().expect("progress"))(&format!(
-                        "[{n}/{total}] {} {year}",
-                        ind.id
-                    ));
+                    (report.lock().expect("progress"))(&format!("[{n}/{total}] {} {year}", ind.id));
                 }
             });
         }
