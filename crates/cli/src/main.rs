@@ -180,8 +180,8 @@ enum Command {
     },
     /// Print generated documentation.
     Docs {
-        /// Which document: data-model (docs/data-model.md) or derived (docs/pati-variables.md).
-        #[arg(value_parser = ["data-model", "derived"])]
+        /// Which document: data-model (docs/data-model.md), derived (docs/pati-variables.md) or indicators (docs/indicators.md).
+        #[arg(value_parser = ["data-model", "derived", "indicators"])]
         which: String,
     },
 }
@@ -565,6 +565,10 @@ fn run(cli: Cli) -> Result<u8> {
                 "derived" => print!(
                     "{}",
                     aim_derive::definitions::catalogue_markdown(&aim_derive::Definitions::builtin())
+                ),
+                "indicators" => print!(
+                    "{}",
+                    aim_atlas::indicator::catalogue_markdown(&aim_atlas::indicator::embedded()?)
                 ),
                 _ => unreachable!("clap restricts the values"),
             }
