@@ -75,3 +75,29 @@ def edge_derived(edge_built):
     """The edge-case warehouse after `aim build` (skipped when the binary has no `build`)."""
     run_build(edge_built["warehouse"])
     return edge_built
+
+
+def aim_has_atlas() -> bool:
+    """True when the binary under test has `aim atlas build` (docs/indicators.md)."""
+    return run_aim("atlas", "build", "--help").returncode == 0
+
+
+@pytest.fixture(scope="session")
+def atlas_built(tmp_path_factory):
+    """3,000 synthetic persons over 2023–2024 (seed 11), ingested, built, and the Atlas
+    computed (`aim atlas build`); skipped when the binary has no `build` or `atlas`."""
+    if not aim_has_build() or not aim_has_atlas():
+        pytest.skip(f"{aim_bin()} has no `build` or `atlas build` command")
+    root = tmp_path_factory.mktemp("aim-atlas")
+    deliveries, wh = root / "deliveries", root / "wh"
+    r = run_aim("synth", "--persons", "3000", "--years", "2023-2024", "--seed", "11", "--out", str(deliveries))
+    assert r.returncode == 0, r.stderr
+    reference = os.environ.get("AIM_REFERENCE_DIR", str(REPO.parent / "shared" / "data"))
+    r = run_aim("reference", "import", "--warehouse", str(wh), reference)
+    assert r.returncode == 0, r.stderr
+    r = run_aim("ingest", "--warehouse", str(wh), str(deliveries))
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_build(wh)
+    r = run_aim("atlas", "build", "--warehouse", str(wh), "--reference", reference)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return {"deliveries": deliveries, "warehouse": wh, "stdout": r.stdout}
