@@ -528,7 +528,7 @@ def markdown(res: dict) -> str:
         gap = r.get("gap")
         if r["status"] == 0:  # HiGHS: optimal up to its relative gap tolerance (1e-4)
             return "optimal" if not gap else f"optimal to {gap:.2%}"
-        return f"gap {gap:.1%}" if gap is not None and math.isfinite(gap) else r["message"]
+        return f"gap {gap:.2%}" if gap is not None and math.isfinite(gap) else r["message"]
 
     for objective, o in res.get("ilp", {}).items():
         rows = [("relaxation", o["rounds"][0], o["rounds"][0]["seconds"] + o["rounds"][0].get("audit_seconds", 0))]
