@@ -292,9 +292,11 @@ def worker(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def run_with_progress(cmd: list[str], stdout_path: Path) -> tuple[Measure, list[tuple[float, str]]]:
-    """Like run_measured, with stderr on a pseudo-terminal: returns the measure and the
-    (seconds since start, text) chunks the program drew there."""
+def run_with_progress(cmd: list[str], stdout_path: Path,
+                      timeout: float = 0) -> tuple[Measure, list[tuple[float, str]], bool]:
+    """Like run_measured, with stderr on a pseudo-terminal: returns the measure, the
+    (seconds since start, text) chunks the program drew there, and whether it was stopped
+    after `timeout` seconds (0: no limit)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
     chunks: list[tuple[float, str]] = []
@@ -318,7 +320,20 @@ def run_with_progress(cmd: list[str], stdout_path: Path) -> tuple[Measure, list[
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
+        timed_out = False
+        if timeout:
+            def stop() -> None:
+                nonlocal timed_out
+                timed_out = True
+                try:
+                    os.kill(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            timer = threading.Timer(timeout, stop)
+            timer.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        if timeout:
+            timer.cancel()
         wall = time.perf_counter() - start
         busy1, _ = cpu_jiffies()
         reader.join(timeout=5)
@@ -331,7 +346,7 @@ def run_with_progress(cmd: list[str], stdout_path: Path) -> tuple[Measure, list[
                 stderr=re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)[-4000:])
     if m.other_cpu_s > 0.1 * wall + 1:
         print(f"warning: other processes used {m.other_cpu_s:.1f} CPU s during this {wall:.1f} s run", flush=True)
-    return m, chunks
+    return m, chunks, timed_out
 
 
 def gate_phase(chunks: list[tuple[float, str]], wall: float) -> dict:
@@ -532,8 +547,10 @@ def bench_server(aim: str, wh: Path, reference: str, years: list[int], args: arg
 
 def markdown(res: dict) -> str:
     rows = res["outputs"]["pati_rows"]
-    aim_s = res["aim_atlas"]["wall_s"]
+    a = res["aim_atlas"]
+    aim_s = a["wall_s"]
     cmp_ = res["comparison"]
+    done = not a.get("timed_out")
     lines = [
         f"{res['data']['persons']:,} persons × {res['years']} ({rows:,} PATI rows), {res['outputs']['indicators']} indicators "
         f"× years × levels × sexes{' × age groups' if res.get('age_groups') else ' (all ages only: --no-age-groups)'}; "
@@ -544,29 +561,37 @@ def markdown(res: dict) -> str:
         "| tool | wall s | PATI rows/s | figures | peak RSS MiB | CPU s (user+sys) | time / aim time |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, key, figs in [("aim atlas build (with the disclosure gate)", "aim_atlas",
-                              f"{cmp_['aim_figures']:,} ({cmp_['aim_released']:,} released)"),
-                             (f"DuckDB {res['duckdb']['version']} SQL, {res['duckdb']['threads']} threads (no gate)",
-                              "duckdb", f"{cmp_['duckdb_figures']:,}")]:
+    duck_label = f"DuckDB {res['duckdb']['version']} SQL, {res['duckdb']['threads']} threads (no gate)"
+    aim_figs = (f"{cmp_['aim_figures']:,} ({cmp_['aim_released']:,} released)" if done
+                else f"stopped after {aim_s:.0f} s: {a.get('tables_done_at_timeout')} tables gated")
+    duck_figs = f"{cmp_['duckdb_figures']:,}" if done else f"{res['duckdb']['counts']['figures']:,}"
+    for label, key, figs in [("aim atlas build (with the disclosure gate)", "aim_atlas", aim_figs),
+                             (duck_label, "duckdb", duck_figs)]:
         m = res[key]
-        lines.append(f"| {label} | {m['wall_s']:.1f} | {rows / m['wall_s']:,.0f} | {figs} | {m['peak_rss_mib']:,.0f} | "
-                     f"{m['user_s'] + m['sys_s']:.1f} | {m['wall_s'] / aim_s:.2f} |")
-    g = res["aim_atlas"].get("gate_phase") or {}
+        ratio = f"{m['wall_s'] / aim_s:.2f}" if done else ("< " + f"{m['wall_s'] / aim_s:.3f}" if key == "duckdb" else "")
+        lines.append(f"| {label} | {m['wall_s']:.1f}{'' if done or key == 'duckdb' else ' (stopped)'} | "
+                     f"{rows / m['wall_s']:,.0f} | {figs} | {m['peak_rss_mib']:,.0f} | "
+                     f"{m['user_s'] + m['sys_s']:.1f} | {ratio} |")
+    g = a.get("gate_phase") or {}
     lines.append("")
-    if g:
+    if g and done:
         lines.append(f"aim's gating phase (disclosure gate of {g['tables']} tables, and the figures of their released "
                      f"cells), from its progress bar: ≈ {g['gating_s_estimate']:.1f} s of {aim_s:.1f} s "
                      f"(**{g['gate_share']:.0%}**); before it (reading PATI, the {res['outputs']['indicators']} "
                      f"aggregation queries) ≈ {g['before_gating_s_estimate']:.1f} s; after it (writing the files) "
-                     f"{g['after_gating_s']:.1f} s.")
+                     f"{g['after_gating_s']:.1f} s. Gate: {a['gate']['cells']:,} cells, {a['gate']['primary']:,} small, "
+                     f"{a['gate']['secondary']:,} more hidden to protect them.")
+    elif g:
+        lines.append(f"aim was still gating when stopped: first table gated after {g['first_table_done_s']:.0f} s.")
     else:
         lines.append("aim's gating phase: not measured (no progress bar seen).")
     steps = ", ".join(f"{k} {v:.2f}" for k, v in res["duckdb"]["seconds_by_step"].items())
     lines.append(f"DuckDB seconds per step: {steps}. DuckDB applies no disclosure gate and keeps every figure.")
-    mm = {k: v for k, v in cmp_["mismatches"].items() if v}
-    lines.append(f"Check: {cmp_['released_compared']:,} released figures of aim compared with DuckDB's "
-                 f"(persons exact; numerator, crude and standardised rates and intervals within 1e-4 or 1e-6 "
-                 f"relative; vs_belgium): {'**all equal**' if not cmp_['problems'] else 'mismatches ' + json.dumps(mm)}.")
+    if done:
+        mm = {k: v for k, v in cmp_["mismatches"].items() if v}
+        lines.append(f"Check: {cmp_['released_compared']:,} released figures of aim compared with DuckDB's "
+                     f"(persons exact; numerator, crude and standardised rates and intervals within 1e-4 or 1e-6 "
+                     f"relative; vs_belgium): {'**all equal**' if not cmp_['problems'] else 'mismatches ' + json.dumps(mm)}.")
     s = res.get("server", {})
     lines.append("")
     if "wrk" in s:
@@ -582,12 +607,13 @@ def markdown(res: dict) -> str:
                      "wrk runs on the same cores as the server.")
     else:
         lines.append(f"Server: not measured ({s.get('skipped', 'unknown reason')}).")
-    lines += ["", "Sample of released figures (aim | DuckDB):", "",
-              "| indicator | year | level | area | sex | age | persons | crude | standardised | vs_belgium |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in cmp_["sample"]:
-        lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]} \\| {r[7]} | {r[8]} \\| {r[9]} | "
-                     f"{r[10]} \\| {r[11]} | {r[12]} \\| {r[13]} |")
+    if done and cmp_.get("sample"):
+        lines += ["", "Sample of released figures (aim \\| DuckDB):", "",
+                  "| indicator | year | level | area | sex | age | persons | crude | standardised | vs_belgium |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in cmp_["sample"]:
+            lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]} \\| {r[7]} | {r[8]} \\| {r[9]} | "
+                         f"{r[10]} \\| {r[11]} | {r[12]} \\| {r[13]} |")
     return "\n".join(lines)
 
 
@@ -674,20 +700,28 @@ def driver(args: argparse.Namespace) -> None:
     res["age_groups"] = not args.no_age_groups
     print("$", " ".join(cmd), flush=True)
     wait_until_idle(args.wait_idle)
-    a, chunks = run_with_progress(cmd, logs / "atlas.out")
-    check_ok("aim atlas build", a)
-    res["aim_atlas"] = asdict(a) | {"stdout": a.stdout[-4000:], "stderr": ""}
+    a, chunks, timed_out = run_with_progress(cmd, logs / "atlas.out", args.atlas_timeout)
+    res["aim_atlas"] = asdict(a) | {"stdout": a.stdout[-4000:], "stderr": a.stderr[-2000:] if a.exit_code else "",
+                                    "timed_out": timed_out}
     res["aim_atlas"]["gate_phase"] = gate_phase(chunks, a.wall_s)
-    manifest = json.loads((wh / "atlas" / "manifest.json").read_text())
-    res["aim_atlas"]["gate"] = {
-        "tables": len(manifest["gate"]), "cells": sum(g["cells"] for g in manifest["gate"]),
-        "primary": sum(g["primary"] for g in manifest["gate"]), "secondary": sum(g["secondary"] for g in manifest["gate"]),
-    }
-    res["aim_atlas"]["standard_population_year"] = manifest["standard_population_year"]
-    g = res["aim_atlas"]["gate_phase"]
-    print(f"aim atlas build: {a.wall_s:.1f} s, peak RSS {a.peak_rss_mib:,.0f} MiB, CPU {a.user_s + a.sys_s:.1f} s"
-          + (f"; gating ≈ {g['gating_s_estimate']:.1f} s ({g['gate_share']:.0%})" if g else ""))
-    print("   " + a.stdout.strip().replace("\n", "\n   "))
+    if timed_out:
+        marks = re.findall(r"(\d+)/(\d+) tables", "".join(c for _, c in chunks))
+        res["aim_atlas"]["tables_done_at_timeout"] = f"{marks[-1][0]}/{marks[-1][1]}" if marks else "0/?"
+        print(f"aim atlas build stopped after {args.atlas_timeout:.0f} s (--atlas-timeout), "
+              f"{res['aim_atlas']['tables_done_at_timeout']} tables gated", flush=True)
+    else:
+        check_ok("aim atlas build", a)
+        manifest = json.loads((wh / "atlas" / "manifest.json").read_text())
+        res["aim_atlas"]["gate"] = {
+            "tables": len(manifest["gate"]), "cells": sum(g["cells"] for g in manifest["gate"]),
+            "primary": sum(g["primary"] for g in manifest["gate"]),
+            "secondary": sum(g["secondary"] for g in manifest["gate"]),
+        }
+        res["aim_atlas"]["standard_population_year"] = manifest["standard_population_year"]
+        g = res["aim_atlas"]["gate_phase"]
+        print(f"aim atlas build: {a.wall_s:.1f} s, peak RSS {a.peak_rss_mib:,.0f} MiB, CPU {a.user_s + a.sys_s:.1f} s"
+              + (f"; gating ≈ {g['gating_s_estimate']:.1f} s ({g['gate_share']:.0%})" if g else ""))
+        print("   " + a.stdout.strip().replace("\n", "\n   "))
 
     # 3. DuckDB.
     duck_result = work / "duckdb-result.json"
@@ -704,17 +738,23 @@ def driver(args: argparse.Namespace) -> None:
                                  "counts": duck["counts"], "output_bytes": dir_bytes(duck_out)}
     print(f"DuckDB: {d.wall_s:.1f} s, peak RSS {d.peak_rss_mib:,.0f} MiB, CPU {d.user_s + d.sys_s:.1f} s; "
           f"per step (s): {duck['seconds']}")
-    res["outputs"] = {"pati_rows": duck["counts"]["pati_rows"], "indicators": len(manifest["indicators"])}
+    res["outputs"] = {"pati_rows": duck["counts"]["pati_rows"], "indicators": len(load_indicators())}
 
     # 4. Same figures?
-    cmp_ = compare(wh, duck_out, args.sample)
-    res["comparison"] = cmp_
-    print(f"figures: aim {cmp_['aim_figures']:,} ({cmp_['aim_released']:,} released), DuckDB {cmp_['duckdb_figures']:,}; "
-          f"released figures compared: {cmp_['released_compared']:,}; equal: {not cmp_['problems']}")
+    if timed_out:
+        res["comparison"] = {"skipped": "aim atlas build did not finish", "problems": []}
+    else:
+        cmp_ = compare(wh, duck_out, args.sample)
+        res["comparison"] = cmp_
+        print(f"figures: aim {cmp_['aim_figures']:,} ({cmp_['aim_released']:,} released), "
+              f"DuckDB {cmp_['duckdb_figures']:,}; released figures compared: {cmp_['released_compared']:,}; "
+              f"equal: {not cmp_['problems']}")
 
     # 5. The server.
     if args.no_serve:
         res["server"] = {"skipped": "--no-serve"}
+    elif timed_out:
+        res["server"] = {"skipped": "no Atlas (aim atlas build did not finish)"}
     else:
         res["server"] = bench_server(aim, wh, reference, years, args, logs)
     s = res["server"]
@@ -735,9 +775,12 @@ def driver(args: argparse.Namespace) -> None:
     print(f"\nsaved {stem.with_suffix('.json').relative_to(REPO)} and .md")
     if not args.keep:
         shutil.rmtree(work)
-    if cmp_["problems"]:
-        print("\n".join(cmp_["problems"][:30]), file=sys.stderr)
+    problems = res["comparison"]["problems"]
+    if problems:
+        print("\n".join(problems[:30]), file=sys.stderr)
         sys.exit("aim and DuckDB disagree (see above)")
+    if timed_out:
+        sys.exit(f"aim atlas build did not finish within {args.atlas_timeout:.0f} s")
 
 
 def main() -> None:
@@ -764,6 +807,8 @@ def main() -> None:
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--wrk-connections", type=int, default=16)
     p.add_argument("--server-start-timeout", type=float, default=300)
+    p.add_argument("--atlas-timeout", type=float, default=0, metavar="SECONDS",
+                   help="stop aim atlas build after SECONDS (0: no limit); the report says how far it got")
     # Internal: the DuckDB worker process.
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
