@@ -2,12 +2,13 @@
 (docs/disclosure.md, "Audit by linear programming").
 
 `aim table` writes a gated CSV and `<out>.csv.meta.json`, whose `audit.certificate` claims,
-for every hidden small cell, the minimum and maximum of its count over all non-negative
-tables that agree with the released counts and the table's additivity. `verify` below checks
-such a release from the two files alone, without the gate's code or the warehouse: it
-rebuilds the cells from their labels and the additivity equations from `hierarchies`, makes
-every masked cell a non-negative variable, solves two LPs per certified cell with
-scipy/HiGHS and compares; it also checks that no small count is released, that equations
+for every hidden small cell, two values its count takes in non-negative tables that agree
+with the released counts and the table's additivity (the exact minimum and maximum, or values
+beyond its required interval's ends). `verify` below checks such a release from the two files
+alone, without the gate's code or the warehouse: it rebuilds the cells from their labels and
+the additivity equations from `hierarchies`, makes every masked cell a non-negative variable,
+solves two LPs per certified cell with scipy/HiGHS and checks that the minimum is at most the
+claimed lower value and the maximum at least the upper one; it also checks that no small count is released, that equations
 whose cells are all released add up, and that every certified interval covers its required
 one. The tests run it on real releases (population and sample, a region → province →
 district → municipality × sex × age group table with many small cells), compare the releases
@@ -306,7 +307,9 @@ def verify(csv_text: str, meta: dict) -> Verification:
             if c not in out.bounds:
                 continue  # released: reported above
             lo, hi = out.bounds[c]
-            if not (abs(lo - e["lower"]) <= EPS and (hi == upper or abs(hi - upper) <= EPS)):
+            # The certificate's values are attainable: the minimum at most `lower`, the
+            # maximum at least `upper` (exact bounds, or values beyond the required ends).
+            if not (lo <= e["lower"] + EPS and (hi == math.inf or hi >= upper - EPS)):
                 problems.append(f"the certificate of {e['labels']} {p.keys[c]} says [{e['lower']}, {upper}], "
                                 f"the LP finds [{lo}, {hi}]")
             if not (lo <= e["required_lower"] + EPS and hi >= e["required_upper"] - EPS):
@@ -449,9 +452,10 @@ def test_the_verifier_rejects_tampered_releases(releases, verified):
     p = base.parsed
     cert = meta["audit"]["certificate"]
     t = meta["policy"]["min_units"]
-    # An entry naming a single cell, with a finite upper bound at least one above the threshold.
+    # An entry naming a single cell whose exact maximum (the verifier's) is finite.
     plain = [i for i, cells in enumerate(base.cells_of_entry) if len(cells) == 1]
-    i = next(i for i in plain if cert[i]["upper"] is not None and cert[i]["upper"] >= t + 1)
+    i = next(i for i in plain if cert[i]["upper"] is not None
+             and math.isfinite(base.bounds[base.cells_of_entry[i][0]][1]))
     c = base.cells_of_entry[i][0]
 
     def rejected(text2: str, meta2: dict, *expected: str) -> list[str]:
@@ -461,14 +465,18 @@ def test_the_verifier_rejects_tampered_releases(releases, verified):
             assert any(s in q for q in v.problems), (s, v.problems[:10])
         return v.problems
 
-    # 1. One upper bound lowered (still covering the requirement): the LP disagrees.
+    # 1. One upper value beyond what any table agreeing with the release reaches: the LP
+    #    disagrees.
     m = copy.deepcopy(meta)
-    m["audit"]["certificate"][i]["upper"] = cert[i]["upper"] - 1
+    m["audit"]["certificate"][i]["upper"] = base.bounds[c][1] + 1
     rejected(text, m, "the LP finds")
-    # 2. One lower bound raised: the LP disagrees, and it no longer covers [0, T].
+    # 2. One lower value raised: it no longer covers [0, T]; below zero: the LP disagrees.
     m = copy.deepcopy(meta)
     m["audit"]["certificate"][i]["lower"] = 1.0
-    rejected(text, m, "the LP finds", "does not cover its required interval")
+    rejected(text, m, "does not cover its required interval")
+    m = copy.deepcopy(meta)
+    m["audit"]["certificate"][i]["lower"] = -1.0
+    rejected(text, m, "the LP finds")
     # 3. A certified (small) cell revealed with its true count.
     rejected(tamper_csv(text, {c: str(true[p.keys[c]])}), meta, "released small cell", "is released")
     # 4. A certified cell revealed as 0 (not a small count, consistent with its interval).

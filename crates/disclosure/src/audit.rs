@@ -8,14 +8,21 @@ use microlp::{ComparisonOp, OptimizationDirection, Problem};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// The interval an attacker can derive for one suppressed cell.
+/// What an attacker can derive for one suppressed cell: two values the cell takes in
+/// non-negative tables that agree with the release (so every value between them too: the
+/// tables form a convex set). Without a required interval these are the exact minimum and
+/// maximum; with one, a value found in a witness table that already reaches the requirement
+/// settles that side without computing the exact bound (the attacker's interval can only be
+/// wider).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bounds {
     /// Cell index.
     pub cell: usize,
-    /// Smallest value consistent with the released table.
+    /// A value as low as the cell can be shown to go: the minimum, or a value at most the
+    /// required lower end.
     pub lower: f64,
-    /// Largest value (`f64::INFINITY` when unbounded, written as null in JSON).
+    /// A value as high as the cell can be shown to go (`f64::INFINITY` when unbounded,
+    /// written as null in JSON): the maximum, or a value at least the required upper end.
     pub upper: f64,
 }
 
@@ -145,9 +152,9 @@ fn propagate(rows: &[(Vec<(usize, f64)>, f64)], n: usize) -> (Vec<f64>, Vec<f64>
     (lo, hi)
 }
 
-/// Bounds of the `targets` (suppressed cells), given every cell's true `values`, which cells
-/// are `suppressed` and the table's equations. Values are non-negative (counts, or sums of
-/// non-negative amounts).
+/// Exact bounds of the `targets` (suppressed cells), given every cell's true `values`, which
+/// cells are `suppressed` and the table's equations. Values are non-negative (counts, or sums
+/// of non-negative amounts).
 pub fn bounds(
     values: &[f64],
     suppressed: &[bool],
@@ -159,9 +166,13 @@ pub fn bounds(
         suppressed,
         equations,
         targets,
+        &HashMap::new(),
         &mut Cache::default(),
     )
 }
+
+/// The interval (lower, upper) each target's bounds must reach to protect it.
+pub type Required = HashMap<usize, (f64, f64)>;
 
 /// Bounds already found, per group of hidden cells: a group with the same cells is the same
 /// LP (a released cell of one of its equations turning hidden would have joined the group),
@@ -169,12 +180,16 @@ pub fn bounds(
 #[derive(Debug, Default)]
 pub struct Cache(HashMap<Vec<usize>, HashMap<usize, Bounds>>);
 
-/// [`bounds`], reusing and filling `cache`.
+/// [`bounds`], reusing and filling `cache`; a target with a `required` interval gets, on each
+/// side, either its exact bound or a witnessed value that reaches the requirement (see
+/// [`Bounds`]): on sparse tables most cells are settled by two or three witness LPs over their
+/// group instead of an LP each.
 pub fn bounds_cached(
     values: &[f64],
     suppressed: &[bool],
     equations: &[Equation],
     targets: &[usize],
+    required: &Required,
     cache: &mut Cache,
 ) -> Result<Vec<Bounds>, DisclosureError> {
     let relevant: Vec<&Equation> = equations
@@ -224,13 +239,20 @@ pub fn bounds_cached(
             })
             .collect();
         // One LP over the group, optimising the sum of `objective` (indices into `cells`);
-        // `None` when unbounded.
+        // `None` when unbounded. A cell given a `cap` counts only up to it (maximising
+        // Σ min(x, cap) through y ≤ x, 0 ≤ y ≤ cap): the optimum spreads the values so that as
+        // many cells as possible reach their cap, instead of piling onto a few.
         let solve = |dir: OptimizationDirection,
-                     objective: &[usize]|
+                     objective: &[usize],
+                     caps: &dyn Fn(usize) -> Option<f64>|
          -> Result<Option<Vec<f64>>, DisclosureError> {
             let mut weight = vec![0.0; cells.len()];
+            let mut capped = Vec::new();
             for &i in objective {
-                weight[i] = 1.0;
+                match caps(i) {
+                    Some(c) => capped.push((i, c)),
+                    None => weight[i] = 1.0,
+                }
             }
             let mut problem = Problem::new(dir);
             let vars: Vec<_> = weight
@@ -240,6 +262,10 @@ pub fn bounds_cached(
             for (coef, rhs) in &rows {
                 let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();
                 problem.add_constraint(&terms, ComparisonOp::Eq, *rhs);
+            }
+            for (i, c) in capped {
+                let y = problem.add_var(1.0, (0.0, c));
+                problem.add_constraint([(y, 1.0), (vars[i], -1.0)], ComparisonOp::Le, 0.0);
             }
             match problem.solve() {
                 Ok(outcome) => {
@@ -255,67 +281,98 @@ pub fn bounds_cached(
         // Valid bounds by propagation (each row solved for each of its cells, given the
         // others' intervals, until nothing tightens): a solution reaching a cell's cap (floor)
         // proves it is the maximum (minimum), without an LP of its own.
+        let clock = std::time::Instant::now();
         let (floor, cap) = propagate(&rows, cells.len());
         const EPS: f64 = 1e-6;
+        // Witness LPs per direction, while each settles some cell.
+        const WITNESS_ROUNDS: usize = 8;
         let targets: Vec<usize> = (0..cells.len())
             .filter(|&i| wanted.contains(&cells[i]))
             .collect();
+        let need: Vec<Option<(f64, f64)>> =
+            cells.iter().map(|c| required.get(c).copied()).collect();
         let mut lower: Vec<Option<f64>> = vec![None; cells.len()];
         let mut upper: Vec<Option<f64>> = vec![None; cells.len()];
         // Witnesses first: minimise (maximise) the sum of the cells still open; a cell at 0
         // (at its cap) in that solution has its exact bound.
-        for _ in 0..4 {
-            let open: Vec<usize> = targets
-                .iter()
-                .copied()
-                .filter(|&i| lower[i].is_none())
-                .collect();
-            if open.is_empty() {
-                break;
-            }
-            let Some(x) = solve(OptimizationDirection::Minimize, &open)? else {
-                break;
-            };
-            let mut found = false;
-            for &i in &open {
-                if x[i] <= floor[i] + EPS {
-                    lower[i] = Some(floor[i]);
-                    found = true;
+        for minimise in [true, false] {
+            for round in 0..WITNESS_ROUNDS {
+                // Maximising, a cell with a requirement counts up to it (or to its cap, if
+                // lower), so the objective stays bounded; the others only when their cap is
+                // finite.
+                let open: Vec<usize> = targets
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        if minimise {
+                            lower[i].is_none()
+                        } else {
+                            upper[i].is_none() && (cap[i].is_finite() || need[i].is_some())
+                        }
+                    })
+                    .collect();
+                // Maximising with requirements, a witness LP over the whole group settles
+                // few cells for its cost (the cells compete for the same slack): the
+                // warm-started LPs below, each also settling the cells its solution carries
+                // far enough, do better.
+                if open.is_empty() || (!minimise && open.iter().all(|&i| need[i].is_some())) {
+                    break;
                 }
-            }
-            if !found {
-                break;
-            }
-        }
-        for _ in 0..4 {
-            let open: Vec<usize> = targets
-                .iter()
-                .copied()
-                .filter(|&i| upper[i].is_none() && cap[i].is_finite())
-                .collect();
-            if open.is_empty() {
-                break;
-            }
-            let Some(x) = solve(OptimizationDirection::Maximize, &open)? else {
-                break;
-            };
-            let mut found = false;
-            for &i in &open {
-                if x[i] >= cap[i] - EPS {
-                    upper[i] = Some(cap[i]);
-                    found = true;
+                let lap = std::time::Instant::now();
+                let x = if minimise {
+                    solve(OptimizationDirection::Minimize, &open, &|_| None)?
+                } else {
+                    let reach = |i: usize| need[i].map(|(_, hi)| hi.min(cap[i]));
+                    solve(OptimizationDirection::Maximize, &open, &reach)?
+                };
+                let Some(x) = x else {
+                    break;
+                };
+                let mut settled = 0;
+                for &i in &open {
+                    let v = if minimise {
+                        if x[i] <= floor[i] + EPS {
+                            Some(floor[i])
+                        } else {
+                            need[i].and_then(|(lo, _)| (x[i] <= lo + EPS).then_some(x[i].max(0.0)))
+                        }
+                    } else if x[i] >= cap[i] - EPS {
+                        Some(cap[i])
+                    } else {
+                        need[i].and_then(|(_, hi)| (x[i] >= hi - EPS).then_some(x[i]))
+                    };
+                    if let Some(v) = v {
+                        settled += 1;
+                        if minimise {
+                            lower[i] = Some(v);
+                        } else {
+                            upper[i] = Some(v);
+                        }
+                    }
                 }
-            }
-            if !found {
-                break;
+                if trace() && cells.len() > 100 {
+                    eprintln!(
+                        "  witness {} {round}: {settled} of {} settled in {:.1} s",
+                        if minimise { "min" } else { "max" },
+                        open.len(),
+                        lap.elapsed().as_secs_f64()
+                    );
+                }
+                // Another witness costs an LP over the whole group, a few hundred times a
+                // warm-started LP for one cell: worth it only while it settles a good share
+                // of the cells still open, and many of them.
+                if settled * 4 < open.len() || (round > 0 && settled < 300) {
+                    break;
+                }
             }
         }
         if trace() {
             eprintln!(
-                "audit: group of {} hidden cells, {} equations, {} targets; after witnesses {} lower and {} upper bounds open",
+                "audit: group of {} hidden cells, {} equations, {} targets; after witnesses ({:.1} s) {} lower and {} upper bounds open",
                 cells.len(),
                 rows.len(),
                 targets.len(),
+                clock.elapsed().as_secs_f64(),
                 targets.iter().filter(|&&i| lower[i].is_none()).count(),
                 targets.iter().filter(|&&i| upper[i].is_none()).count()
             );
@@ -355,7 +412,7 @@ pub fn bounds_cached(
             if !minimise && !finite_cap {
                 // Some cell may be unbounded: solve each on its own.
                 for &i in open.iter() {
-                    let x = solve(dir, &[i])?;
+                    let x = solve(dir, &[i], &|_| None)?;
                     upper[i] = Some(x.map_or(f64::INFINITY, |x| x[i]));
                 }
                 continue;
@@ -393,7 +450,7 @@ pub fn bounds_cached(
                         .map(|part| {
                             let base = &base;
                             let vars = &vars;
-                            let (floor, cap) = (&floor, &cap);
+                            let (floor, cap, need) = (&floor, &cap, &need);
                             scope.spawn(move || {
                                 // A copy's solution also settles any other cell of the part it
                                 // puts at its cap (floor).
@@ -403,8 +460,26 @@ pub fn bounds_cached(
                                     if settled.contains(&i) {
                                         continue;
                                     }
-                                    let s = base
-                                        .clone()
+                                    // With a requirement, z stops at the required end
+                                    // (an extra bound, set before the cell's own row): z
+                                    // there means the cell gets there, z short of it is
+                                    // the exact bound.
+                                    let mut start = base.clone();
+                                    if let Some((lo, hi)) = need[i] {
+                                        let (op2, end) = if minimise {
+                                            (ComparisonOp::Ge, lo)
+                                        } else {
+                                            (ComparisonOp::Le, hi)
+                                        };
+                                        start = start
+                                            .add_constraint([(z, 1.0)], op2, end)
+                                            .map_err(|e| DisclosureError::Audit(e.to_string()))?
+                                            .into_solution()
+                                            .map_err(|e| {
+                                                DisclosureError::Audit(format!("{e:?}"))
+                                            })?;
+                                    }
+                                    let s = start
                                         .add_constraint([(z, 1.0), (vars[i], -1.0)], op, 0.0)
                                         .map_err(|e| DisclosureError::Audit(e.to_string()))?
                                         .into_solution()
@@ -421,7 +496,14 @@ pub fn bounds_cached(
                                         } else {
                                             (x >= cap[j] - EPS).then_some(cap[j])
                                         };
-                                        if let Some(v) = exact {
+                                        let reached = need[j].and_then(|(lo, hi)| {
+                                            if minimise {
+                                                (x <= lo + EPS).then_some(x.max(0.0))
+                                            } else {
+                                                (x >= hi - EPS).then_some(x)
+                                            }
+                                        });
+                                        if let Some(v) = exact.or(reached) {
                                             done.push((j, v));
                                             settled.insert(j);
                                         }
@@ -445,6 +527,13 @@ pub fn bounds_cached(
                     }
                 }
             }
+        }
+        if trace() && cells.len() > 100 {
+            eprintln!(
+                "audit: group of {} hidden cells done in {:.1} s",
+                cells.len(),
+                clock.elapsed().as_secs_f64()
+            );
         }
         let known = cache.0.entry(cells.clone()).or_default();
         for &i in &targets {

@@ -254,7 +254,7 @@ pub fn suppress_with(
             ),
             Some(_) => (0, 0),
         };
-        if let Some(corners) = cheapest_box(table, &status, p, up, down) {
+        if let Some((corners, _)) = cheapest_box(table, &status, p, up, down, false) {
             for c in corners {
                 if status[c] == Status::Released {
                     status[c] = Status::Secondary;
@@ -284,8 +284,17 @@ pub fn suppress_with(
             if targets.is_empty() {
                 continue;
             }
+            let required: audit::Required = targets
+                .iter()
+                .map(|&c| {
+                    let r = &requirement[&(q, c)];
+                    (c, (r.lower, r.upper))
+                })
+                .collect();
             let cache = caches.entry(q).or_default();
-            for b in audit::bounds_cached(values(q), hidden, &equations, &targets, cache)? {
+            for b in
+                audit::bounds_cached(values(q), hidden, &equations, &targets, &required, cache)?
+            {
                 out.push((q, b));
             }
         }
@@ -330,11 +339,40 @@ pub fn suppress_with(
         let mut added = false;
         let cells: BTreeSet<usize> = failing.iter().map(|(_, c)| *c).collect();
         for &f in &cells {
+            // Another box through the cell (one with a released corner; one that can carry
+            // the cell to its protection levels by itself if there is one): several paths
+            // at once, where one more cell at a time may take hundreds of rounds.
+            if failing.contains(&(None, f)) {
+                let req = &requirement[&(None, f)];
+                let v = counts[f];
+                let up = (req.upper - v).max(0.0).ceil() as i64;
+                let down = (v - req.lower).max(0.0).ceil() as i64;
+                if let Some((corners, _)) = cheapest_box(table, &status, f, up, down, true) {
+                    for c in corners {
+                        if status[c] == Status::Released {
+                            status[c] = Status::Secondary;
+                        }
+                    }
+                    added = true;
+                    continue;
+                }
+            }
             let around = equations
                 .iter()
                 .filter(|e| e.total == f || e.parts.contains(&f))
                 .flat_map(|e| std::iter::once(e.total).chain(e.parts.iter().copied()));
             if let Some(c) = cheapest(table, &status, around) {
+                if audit::trace() {
+                    let b = bounds.iter().find(|(_, b)| b.cell == f).map(|x| x.1);
+                    eprintln!(
+                        "  failing {:?} = {} {:?}: hiding {:?} = {}",
+                        table.labels(f),
+                        table.cells[f].units,
+                        b,
+                        table.labels(c),
+                        table.cells[c].units
+                    );
+                }
                 status[c] = Status::Secondary;
                 added = true;
             }
@@ -366,7 +404,8 @@ fn cheapest_box(
     cell: usize,
     up: i64,
     down: i64,
-) -> Option<Vec<usize>> {
+    fresh: bool,
+) -> Option<(Vec<usize>, bool)> {
     let nodes = table.nodes(cell);
     let mut options: Vec<Vec<usize>> = Vec::new();
     for (d, dim) in table.dimensions.iter().enumerate() {
@@ -419,6 +458,8 @@ fn cheapest_box(
             }
             corners.push(c);
         }
+        // A fresh box hides something new.
+        ok &= !fresh || cost > 0;
         if ok && protecting && best_protecting.as_ref().is_none_or(|(b, _)| cost < *b) {
             best_protecting = Some((cost, corners.clone()));
         }
@@ -429,7 +470,9 @@ fn cheapest_box(
         let mut k = 0;
         loop {
             if k == free.len() {
-                return best_protecting.or(best).map(|(_, c)| c);
+                return best_protecting
+                    .map(|(_, c)| (c, true))
+                    .or(best.map(|(_, c)| (c, false)));
             }
             choice[k] += 1;
             if choice[k] < options[free[k]].len() {
