@@ -686,7 +686,7 @@ def driver(args: argparse.Namespace) -> None:
         import derive_duckdb as dd
         files = dd.delta_files(wh / "tables" / "pati")
         rel = dd.parquet_relation(files, ["year"])
-        res["data"]["persons"] = duckdb.sql(f"SELECT count(DISTINCT person_id) FROM {rel}").fetchone()[0]
+        res["data"]["persons"] = duckdb.sql(f"SELECT count(DISTINCT person_id) FROM {rel}").fetchall()[0][0]
         years = [int(y) for (y,) in duckdb.sql(f"SELECT DISTINCT year FROM {rel} ORDER BY 1").fetchall()]
         res["years"] = ",".join(map(str, years))
 

@@ -588,3 +588,113 @@ fn year_figures(
         .collect();
     Ok((figures, summary, lost))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicator::embedded;
+
+    /// Three municipalities in two districts of one province; persons of every age and both
+    /// sexes, some with the characteristic, some municipalities small enough for small cells.
+    fn rows() -> Vec<Row> {
+        let mut out = Vec::new();
+        for (m, size) in [("11001", 9u16), ("11002", 2), ("12002", 5)] {
+            for sex in ["F", "M"] {
+                for age in (0..95u16).step_by(3) {
+                    let n = f64::from(size + age % 4);
+                    let yes = (n * f64::from(age + 30) / 150.0).floor();
+                    out.push((
+                        2024,
+                        m.to_string(),
+                        sex.to_string(),
+                        age,
+                        Stratum {
+                            n,
+                            sum: yes,
+                            sum_sq: yes,
+                        },
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn age_groups_break_every_level_down_and_keep_the_gate() {
+        let ind = embedded()
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id == "antibiotics")
+            .unwrap();
+        let rows = rows();
+        let refs: Vec<&Row> = rows.iter().collect();
+        let paths: HashMap<&str, [&str; 4]> = [
+            ("11001", ["02000", "10000", "11000", "11001"]),
+            ("11002", ["02000", "10000", "11000", "11002"]),
+            ("12002", ["02000", "10000", "12000", "12002"]),
+        ]
+        .into_iter()
+        .collect();
+        let weights = [1.0; STRATA];
+        let policy = Policy::POPULATION;
+        let (figures, summary, lost) =
+            year_figures(&ind, 2024, &refs, &paths, &weights, &policy, true).unwrap();
+        assert_eq!(lost, 0);
+        assert!(summary.audit_passed);
+        assert!(summary.primary > 0, "the example has small cells");
+        // Every area × sex × (all ages and each group): 1 + 1 + 1 + 2 + 3 areas.
+        let groups: Vec<&str> = std::iter::once(ALL)
+            .chain(AGE_GROUPS.iter().map(|g| g.0))
+            .collect();
+        assert_eq!(figures.len(), 8 * 3 * groups.len());
+        for g in &groups {
+            assert!(
+                figures.iter().any(|f| f.age_group == *g && f.released),
+                "{g}"
+            );
+        }
+        // True counts, to check released figures and sums over age groups.
+        let mut truth: HashMap<(String, String, String), (i64, i64)> = HashMap::new();
+        for (_, m, sex, age, s) in &rows {
+            let p = paths[m.as_str()];
+            let areas = [BELGIUM, p[0], p[1], p[2], p[3]];
+            for a in areas {
+                for sx in [sex.as_str(), ALL] {
+                    for g in [age_group(*age), ALL] {
+                        let e = truth
+                            .entry((a.to_string(), sx.to_string(), g.to_string()))
+                            .or_default();
+                        e.0 += s.n as i64;
+                        e.1 += s.sum as i64;
+                    }
+                }
+            }
+        }
+        for f in &figures {
+            let t = truth[&(f.area.clone(), f.sex.clone(), f.age_group.clone())];
+            if f.released {
+                assert_eq!(f.persons, Some(t.0), "{f:?}");
+                assert_eq!(f.numerator, Some(t.1 as f64), "{f:?}");
+                for n in [t.0, t.1, t.0 - t.1] {
+                    assert!(n == 0 || n >= 5, "released small count {n}: {f:?}");
+                }
+                assert_eq!(f.standardised.is_some(), f.age_group == ALL, "{f:?}");
+            } else {
+                assert!(f.persons.is_none() && f.crude.is_none() && f.numerator.is_none());
+            }
+        }
+        // Belgium by age group adds up to Belgium (every age group released there).
+        let be: Vec<&Figure> = figures
+            .iter()
+            .filter(|f| f.area == BELGIUM && f.sex == ALL)
+            .collect();
+        let total = be.iter().find(|f| f.age_group == ALL).unwrap().persons;
+        let by_group: i64 = be
+            .iter()
+            .filter(|f| f.age_group != ALL)
+            .map(|f| f.persons.unwrap())
+            .sum();
+        assert_eq!(total, Some(by_group));
+    }
+}

@@ -888,3 +888,28 @@ fn the_atlas_is_computed_through_the_gate_and_exported() {
             .all(|f| f["released"] == true || f["persons"].is_null())
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // The reader goes away before aim writes (`aim docs indicators | head -0`): no panic
+    // message, and the end a shell expects (SIGPIPE), not an error code of aim's own.
+    use std::os::unix::process::ExitStatusExt;
+    for _ in 0..3 {
+        let mut child = aim()
+            .args(["docs", "indicators"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            out.status.success() || out.status.signal() == Some(13),
+            "{:?}: {stderr}",
+            out.status
+        );
+    }
+}
