@@ -15,10 +15,11 @@ Method
    `aim build` into a work folder outside the repository (default /tmp/aim-atlas-bench,
    deleted at the end unless --keep), or an existing warehouse with PATI (--warehouse; it is
    never deleted, but its WH/atlas/ is rewritten). Not part of the comparison.
-2. aim: `aim atlas build --warehouse WH --age-groups`: every indicator of
+2. aim: `aim atlas build --warehouse WH`: every indicator of
    crates/atlas/indicators/ × year × level (565 municipalities of 2025, 43 districts,
-   provinces, 3 regions, Belgium) × sex (F, M, all) × age group (5 + all; without
-   --age-groups, aim's default, all ages only: --no-age-groups here, on both sides): persons, numerator, crude rate with its 95 % interval,
+   provinces, 3 regions, Belgium) × sex (F, M, all) × age group (5 + all; all ages only
+   with --no-age-groups here, passed to aim, on both sides): persons, numerator, crude rate
+   with its 95 % interval,
    direct age–sex standardised rate with its interval (all ages), comparison with Belgium;
    the counts go through the disclosure gate (primary and secondary suppression and the LP
    audit, population policy) before anything is written (WH/atlas/figures.csv,
@@ -693,10 +694,13 @@ def driver(args: argparse.Namespace) -> None:
     # 2. aim atlas build (by age group too, as DuckDB, unless --no-age-groups).
     cmd = [aim, "atlas", "build", "--warehouse", str(wh), "--reference", reference]
     help_text = subprocess.run([aim, "atlas", "build", "--help"], capture_output=True, text=True).stdout
-    if "--age-groups" in help_text and not args.no_age_groups:
-        cmd.append("--age-groups")
+    if "--no-age-groups" in help_text:  # age groups by default (since 2026-11-23)
+        if args.no_age_groups:
+            cmd.append("--no-age-groups")
+    elif "--age-groups" in help_text and not args.no_age_groups:
+        cmd.append("--age-groups")  # earlier binaries: all ages only by default
     elif "--age-groups" not in help_text and args.no_age_groups:
-        sys.exit(f"{aim} always computes the age groups (no --age-groups option): drop --no-age-groups")
+        sys.exit(f"{aim} always computes the age groups: drop --no-age-groups")
     res["age_groups"] = not args.no_age_groups
     print("$", " ".join(cmd), flush=True)
     wait_until_idle(args.wait_idle)

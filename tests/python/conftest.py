@@ -98,6 +98,6 @@ def atlas_built(tmp_path_factory):
     r = run_aim("ingest", "--warehouse", str(wh), str(deliveries))
     assert r.returncode == 0, r.stdout + r.stderr
     run_build(wh)
-    r = run_aim("atlas", "build", "--warehouse", str(wh), "--reference", reference)
+    r = run_aim("atlas", "build", "--warehouse", str(wh), "--reference", reference, "--no-age-groups")
     assert r.returncode == 0, r.stdout + r.stderr
     return {"deliveries": deliveries, "warehouse": wh, "stdout": r.stdout}

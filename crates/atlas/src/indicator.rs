@@ -319,6 +319,12 @@ is released only if its cells (persons, and for proportions both `yes` and `no`:
 complement would reveal that all but a few have the characteristic) are released; a masked
 figure carries no number anywhere (files, pages, API). The Atlas is public: it is not a
 requester in the release ledger.
+
+`aim atlas build --no-age-groups` computes all ages only (a table five times smaller for the
+gate): for small or sparse data such as the demo's 100,000 synthetic persons, where nearly
+every municipality × sex × age group cell is small and the audit takes tens of minutes. At
+1,000,000 persons the whole Atlas with age groups takes about five minutes on two cores
+(docs/benchmarks.md).
 ";
 
 #[cfg(test)]

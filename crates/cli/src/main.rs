@@ -212,10 +212,13 @@ enum AtlasCommand {
         /// Reference data folder (default: shared/data next to the repository).
         #[arg(long)]
         reference: Option<PathBuf>,
-        /// Also break every figure down by age group (0-17, 18-44, 45-64, 65-74, 75+): a
-        /// table five times larger for the disclosure gate, slow on small or sparse data.
+        /// Figures for all ages only, without the breakdown by age group (0-17, 18-44,
+        /// 45-64, 65-74, 75+): a five times smaller table for the disclosure gate. For small
+        /// or sparse data (a synthetic sample of a few thousand persons, the demo), where
+        /// nearly every municipality × sex × age group cell is small and the gate's audit
+        /// takes long.
         #[arg(long)]
-        age_groups: bool,
+        no_age_groups: bool,
     },
     /// Write the whole open dataset (figures as CSV and JSON, indicator definitions, DCAT-AP
     /// metadata, terms of use) to a folder.
@@ -523,12 +526,12 @@ fn run(cli: Cli) -> Result<u8> {
                     warehouse,
                     indicators,
                     reference,
-                    age_groups,
+                    no_age_groups,
                 },
         } => {
             let wh = aim_warehouse::Warehouse::open(&warehouse)?;
             let reference = reference_dir(reference.as_deref());
-            let atlas = progress::atlas(&wh, indicators.as_deref(), &reference, age_groups)?;
+            let atlas = progress::atlas(&wh, indicators.as_deref(), &reference, !no_age_groups)?;
             progress::print_atlas_summary(&atlas);
             Ok(0)
         }
