@@ -10,6 +10,7 @@ pub mod differencing;
 pub mod ledger;
 pub mod provider;
 pub mod release;
+pub mod repair;
 pub mod request;
 pub mod suppress;
 pub mod table;

@@ -3,9 +3,10 @@
 
 use crate::DisclosureError;
 use crate::audit::{self, Bounds};
+use crate::repair;
 use crate::table::{Equation, Table};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The disclosure policy of a source.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -300,6 +301,13 @@ pub fn suppress_with(
         }
         Ok(out)
     };
+    // The equations through each cell.
+    let mut by_cell: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (k, e) in equations.iter().enumerate() {
+        for c in std::iter::once(e.total).chain(e.parts.iter().copied()) {
+            by_cell.entry(c).or_default().push(k);
+        }
+    }
     let started = std::time::Instant::now();
     let mut rounds = 0;
     let mut to_check: BTreeSet<(Option<usize>, usize)> = requirement.keys().copied().collect();
@@ -338,7 +346,47 @@ pub fn suppress_with(
         // Widen each failing cell's interval: hide one more cell in one of its equations.
         let mut added = false;
         let cells: BTreeSet<usize> = failing.iter().map(|(_, c)| *c).collect();
+        let weight = |c: usize| if table.is_margin(c) { 1.5 } else { 1.0 };
         for &f in &cells {
+            // The released cells that a table with the cell at its required end would change:
+            // hidden together, that table agrees with the release (counts).
+            if let (Some(req), Some((_, b))) = (
+                requirement.get(&(None, f)),
+                bounds.iter().find(|(q, b)| q.is_none() && b.cell == f),
+            ) {
+                let hidden: Vec<bool> = status.iter().map(|s| *s != Status::Released).collect();
+                let mut hide = Vec::new();
+                for side in [
+                    (b.lower > req.lower + 1e-6).then_some(repair::Side::Down(req.lower)),
+                    (b.upper < req.upper - 1e-6).then_some(repair::Side::Up(req.upper)),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if let Some(cells) = repair::cells_to_hide(
+                        table, &counts, &hidden, &equations, &by_cell, &weight, f, side,
+                    ) {
+                        hide.extend(cells);
+                    }
+                }
+                if !hide.is_empty() {
+                    if audit::trace() {
+                        eprintln!(
+                            "  failing {:?} = {} {b:?}: hiding {} cells",
+                            table.labels(f),
+                            table.cells[f].units,
+                            hide.len()
+                        );
+                    }
+                    for c in hide {
+                        if status[c] == Status::Released {
+                            status[c] = Status::Secondary;
+                        }
+                    }
+                    added = true;
+                    continue;
+                }
+            }
             // Another box through the cell (one with a released corner; one that can carry
             // the cell to its protection levels by itself if there is one): several paths
             // at once, where one more cell at a time may take hundreds of rounds.
