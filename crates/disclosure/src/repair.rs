@@ -22,6 +22,7 @@ pub enum Side {
 /// at the required end, and changes as few released units as possible (L1, each cell's units
 /// weighted by `weight`, so that margins can cost more than interior cells). `None` when no
 /// such table exists (the caller falls back to hiding one neighbour at a time).
+#[allow(clippy::too_many_arguments)]
 pub fn cells_to_hide(
     table: &Table,
     values: &[f64],
