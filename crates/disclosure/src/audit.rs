@@ -293,6 +293,21 @@ pub fn bounds_cached(
             cells.iter().map(|c| required.get(c).copied()).collect();
         let mut lower: Vec<Option<f64>> = vec![None; cells.len()];
         let mut upper: Vec<Option<f64>> = vec![None; cells.len()];
+        // What a table with cell i at x proves: its exact bound when x is at the propagated
+        // floor (cap), else, with a requirement, an attainable value reaching it.
+        let settles = |i: usize, x: f64, minimise: bool| -> Option<f64> {
+            if minimise {
+                if x <= floor[i] + EPS {
+                    Some(floor[i])
+                } else {
+                    need[i].and_then(|(lo, _)| (x <= lo + EPS).then_some(x.max(0.0)))
+                }
+            } else if x >= cap[i] - EPS {
+                Some(cap[i])
+            } else {
+                need[i].and_then(|(_, hi)| (x >= hi - EPS).then_some(x))
+            }
+        };
         // Witnesses first: minimise (maximise) the sum of the cells still open; a cell at 0
         // (at its cap) in that solution has its exact bound.
         for minimise in [true, false] {
@@ -330,18 +345,7 @@ pub fn bounds_cached(
                 };
                 let mut settled = 0;
                 for &i in &open {
-                    let v = if minimise {
-                        if x[i] <= floor[i] + EPS {
-                            Some(floor[i])
-                        } else {
-                            need[i].and_then(|(lo, _)| (x[i] <= lo + EPS).then_some(x[i].max(0.0)))
-                        }
-                    } else if x[i] >= cap[i] - EPS {
-                        Some(cap[i])
-                    } else {
-                        need[i].and_then(|(_, hi)| (x[i] >= hi - EPS).then_some(x[i]))
-                    };
-                    if let Some(v) = v {
+                    if let Some(v) = settles(i, x[i], minimise) {
                         settled += 1;
                         if minimise {
                             lower[i] = Some(v);
@@ -450,7 +454,7 @@ pub fn bounds_cached(
                         .map(|part| {
                             let base = &base;
                             let vars = &vars;
-                            let (floor, cap, need) = (&floor, &cap, &need);
+                            let (settles, need) = (&settles, &need);
                             scope.spawn(move || {
                                 // A copy's solution also settles any other cell of the part it
                                 // puts at its cap (floor).
@@ -490,20 +494,8 @@ pub fn bounds_cached(
                                         if settled.contains(&j) {
                                             continue;
                                         }
-                                        let x = s.var_value(vars[j]);
-                                        let exact = if minimise {
-                                            (x <= floor[j] + EPS).then_some(floor[j])
-                                        } else {
-                                            (x >= cap[j] - EPS).then_some(cap[j])
-                                        };
-                                        let reached = need[j].and_then(|(lo, hi)| {
-                                            if minimise {
-                                                (x <= lo + EPS).then_some(x.max(0.0))
-                                            } else {
-                                                (x >= hi - EPS).then_some(x)
-                                            }
-                                        });
-                                        if let Some(v) = exact.or(reached) {
+                                        if let Some(v) = settles(j, s.var_value(vars[j]), minimise)
+                                        {
                                             done.push((j, v));
                                             settled.insert(j);
                                         }

@@ -256,11 +256,7 @@ pub fn suppress_with(
             Some(_) => (0, 0),
         };
         if let Some((corners, _)) = cheapest_box(table, &status, p, up, down, false) {
-            for c in corners {
-                if status[c] == Status::Released {
-                    status[c] = Status::Secondary;
-                }
-            }
+            hide_released(&mut status, corners);
         }
     }
     // Hiding more cells only widens every interval (fewer released constraints), so a cell
@@ -343,7 +339,8 @@ pub fn suppress_with(
                 rounds,
             });
         }
-        // Widen each failing cell's interval: hide one more cell in one of its equations.
+        // Widen each failing cell's interval: the cells a table with it at its required end
+        // would change, else another box through it, else one more cell of its equations.
         let mut added = false;
         let cells: BTreeSet<usize> = failing.iter().map(|(_, c)| *c).collect();
         let weight = |c: usize| if table.is_margin(c) { 1.5 } else { 1.0 };
@@ -378,11 +375,7 @@ pub fn suppress_with(
                             hide.len()
                         );
                     }
-                    for c in hide {
-                        if status[c] == Status::Released {
-                            status[c] = Status::Secondary;
-                        }
-                    }
+                    hide_released(&mut status, hide);
                     added = true;
                     continue;
                 }
@@ -396,18 +389,16 @@ pub fn suppress_with(
                 let up = (req.upper - v).max(0.0).ceil() as i64;
                 let down = (v - req.lower).max(0.0).ceil() as i64;
                 if let Some((corners, _)) = cheapest_box(table, &status, f, up, down, true) {
-                    for c in corners {
-                        if status[c] == Status::Released {
-                            status[c] = Status::Secondary;
-                        }
-                    }
+                    hide_released(&mut status, corners);
                     added = true;
                     continue;
                 }
             }
-            let around = equations
-                .iter()
-                .filter(|e| e.total == f || e.parts.contains(&f))
+            let around = by_cell
+                .get(&f)
+                .into_iter()
+                .flatten()
+                .map(|&k| &equations[k])
                 .flat_map(|e| std::iter::once(e.total).chain(e.parts.iter().copied()));
             if let Some(c) = cheapest(table, &status, around) {
                 if audit::trace() {
@@ -528,6 +519,15 @@ fn cheapest_box(
             }
             choice[k] = 0;
             k += 1;
+        }
+    }
+}
+
+/// Hides (as secondary) the released cells among `cells`.
+fn hide_released(status: &mut [Status], cells: impl IntoIterator<Item = usize>) {
+    for c in cells {
+        if status[c] == Status::Released {
+            status[c] = Status::Secondary;
         }
     }
 }
