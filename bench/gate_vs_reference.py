@@ -10,7 +10,7 @@ Run from the repository root:
 
 Method
 ------
-1. Build the example (`cargo build --profile fast -p aim-disclosure --example gate_bench`,
+1. Build the example (`cargo build --profile fast -p aim-disclosure --features internals --example gate_bench`,
    skipped with --skip-build) and run it: it spreads N synthetic persons over the 2025
    municipalities in proportion to their 2020 population (each with an age from a Belgian-like
    pyramid and a sex; counted in 2023 and 2024, one year older in 2024), builds the table
@@ -70,12 +70,12 @@ def main() -> None:
     args = p.parse_args()
 
     if not args.skip_build:
-        cmd = ["cargo", "build", "--profile", "fast", "-p", "aim-disclosure", "--example", "gate_bench"]
+        cmd = ["cargo", "build", "--profile", "fast", "-p", "aim-disclosure", "--features", "internals", "--example", "gate_bench"]
         print("$", " ".join(cmd), flush=True)
         if subprocess.run(cmd, cwd=REPO).returncode != 0:
             sys.exit("cargo build failed")
     if not EXAMPLE.exists():
-        sys.exit(f"{EXAMPLE} not found: build it with `cargo build --profile fast -p aim-disclosure --example gate_bench`")
+        sys.exit(f"{EXAMPLE} not found: build it with `cargo build --profile fast -p aim-disclosure --features internals --example gate_bench`")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="aim-gate-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     export, ref_json = work / "table.json", work / "reference.json"

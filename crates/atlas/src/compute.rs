@@ -7,7 +7,9 @@
 use crate::AtlasError;
 use crate::indicator::{Indicator, Kind};
 use crate::standardise::{self, Estimate, STRATA, Stratum};
-use aim_disclosure::{Dimension, Policy, Status, Table, suppress};
+use aim_disclosure::{
+    DimensionSpec, Gate, MeasureSpec, Policy, Published, Statistic, TableRequest,
+};
 use aim_model::geography::Geography;
 use aim_warehouse::{Warehouse, query, tables};
 use datafusion::arrow::array::{Array, AsArray};
@@ -149,10 +151,6 @@ pub struct Atlas {
 /// PATI aggregated for one indicator: per (year, municipality, sex, age) the stratum.
 type Row = (i32, String, String, u16, Stratum);
 type Aggregate = Vec<Row>;
-/// A leaf of the gate's table: (municipality, sex, age group, outcome) → (persons, sum,
-/// sum of squares).
-type Leaves<'a> = BTreeMap<(String, String, &'a str, &'a str), (i64, f64, f64)>;
-
 async fn aggregate(
     ctx: &datafusion::execution::context::SessionContext,
     ind: &Indicator,
@@ -276,7 +274,7 @@ pub async fn compute(
         .collect();
     let policy = Policy::POPULATION;
     let mut figures = Vec::new();
-    let mut gate = Vec::new();
+    let mut gate_summaries = Vec::new();
     let mut years_seen = std::collections::BTreeSet::new();
     let mut standard_year = BTreeMap::new();
     let mut without = BTreeMap::new();
@@ -297,43 +295,31 @@ pub async fn compute(
             jobs.push((ind, year, rows));
         }
     }
+    // Every table leaves through the gate's one door: recorded in the release ledger, and
+    // audited against every earlier release and the Atlas's other tables.
     let total = jobs.len();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(total.max(1));
-    type Outcome = Result<(Vec<Figure>, GateSummary, i64, i32), AtlasError>;
-    let mut results: Vec<Option<Outcome>> = (0..total).map(|_| None).collect();
-    let slots = std::sync::Mutex::new(&mut results);
+    let mut gate = Gate::open(wh).map_err(|e| AtlasError::Gate(e.to_string()))?;
+    let requests: Vec<TableRequest> = jobs
+        .iter()
+        .map(|(ind, year, _)| gate_request(ind, *year, age_detail))
+        .collect();
+    let count = std::sync::atomic::AtomicUsize::new(0);
     let report = std::sync::Mutex::new(progress);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    if k >= total {
-                        break;
-                    }
-                    let (ind, year, rows) = &jobs[k];
-                    let (weights, used) = standard_weights(geo, *year, ind.age_min, ind.age_max);
-                    let outcome =
-                        year_figures(ind, *year, rows, &paths, &weights, &policy, age_detail)
-                            .map(|(f, s, lost)| (f, s, lost, used));
-                    slots.lock().expect("results")[k] = Some(outcome);
-                    let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                    (report.lock().expect("progress"))(&format!("[{n}/{total}] {} {year}", ind.id));
-                }
-            });
-        }
-    });
-    for ((_, year, _), outcome) in jobs.iter().zip(results) {
-        let (fig, summary, lost, used) = outcome.expect("every job ran")?;
+    let published = gate
+        .publish(&requests, "atlas", &|_, r: &TableRequest| {
+            let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            (report.lock().expect("progress"))(&format!("[{n}/{total}] {}", r.title));
+        })
+        .await
+        .map_err(|e| AtlasError::Gate(e.to_string()))?;
+    for ((ind, year, rows), table) in jobs.iter().zip(&published) {
+        let (weights, used) = standard_weights(geo, *year, ind.age_min, ind.age_max);
+        let (fig, summary, lost) =
+            year_figures(ind, *year, rows, &paths, &weights, table, age_detail)?;
         standard_year.insert(*year, used);
         *without.entry(*year).or_insert(0) += lost;
         figures.extend(fig);
-        gate.push(summary);
+        gate_summaries.push(summary);
     }
     let definitions_sha256 = {
         use sha2::Digest;
@@ -355,12 +341,82 @@ pub async fn compute(
             years: years_seen.into_iter().collect(),
             standard_population_year: standard_year,
             persons_without_municipality,
-            gate,
+            gate: gate_summaries,
             policy,
             age_detail,
         },
         figures,
     })
+}
+
+/// The gate's request for one indicator and year: one row per person of the denominator with
+/// its area, sex, age group and outcome (proportions) or value (means), as the gate tabulates
+/// and records it (the ledger replays it to audit later releases against the Atlas).
+pub fn gate_request(ind: &Indicator, year: i32, age_detail: bool) -> TableRequest {
+    let mut groups = String::from("CASE");
+    for (code, _, hi) in &AGE_GROUPS[..AGE_GROUPS.len() - 1] {
+        groups.push_str(&format!(" WHEN p.age <= {hi} THEN '{code}'"));
+    }
+    groups.push_str(&format!(
+        " ELSE '{}' END",
+        AGE_GROUPS[AGE_GROUPS.len() - 1].0
+    ));
+    let proportion = ind.kind == Kind::Proportion;
+    let sql = format!(
+        "SELECT p.person_id, m.region, m.province, m.district, m.nis AS municipality, \
+         CAST(p.sex AS VARCHAR) AS sex, {groups} AS age_group, \
+         CASE WHEN p.x >= 0.5 THEN 'yes' ELSE 'no' END AS outcome, \
+         p.x AS value, p.x * p.x AS value_sq \
+         FROM (SELECT person_id, municipality_2025, sex, age, {x} AS x FROM pati \
+               WHERE year = {year} AND ({den}) AND age BETWEEN {lo} AND {hi} \
+               AND CAST(sex AS VARCHAR) IN ('F', 'M')) p \
+         JOIN ref_municipality_2025 m ON CAST(p.municipality_2025 AS VARCHAR) = m.nis",
+        x = ind.per_person_sql(),
+        den = ind.denominator,
+        lo = ind.age_min,
+        hi = ind.age_max
+    );
+    let dim = |name: &str, levels: &[&str], total: &str| DimensionSpec {
+        name: name.into(),
+        levels: levels.iter().map(|l| l.to_string()).collect(),
+        total: total.into(),
+    };
+    let mut dimension = vec![
+        dim(
+            "geography",
+            &["region", "province", "district", "municipality"],
+            BELGIUM,
+        ),
+        dim("sex", &["sex"], ALL),
+    ];
+    if age_detail {
+        dimension.push(dim("age", &["age_group"], ALL));
+    }
+    if proportion {
+        dimension.push(dim("outcome", &["outcome"], ALL));
+    }
+    let measure = if proportion {
+        Vec::new()
+    } else {
+        ["value", "value_sq"]
+            .iter()
+            .map(|c| MeasureSpec {
+                column: c.to_string(),
+                statistics: vec![Statistic::Sum],
+            })
+            .collect()
+    };
+    TableRequest {
+        title: format!("Atlas: {} {year}", ind.id),
+        requester: aim_disclosure::ATLAS_REQUESTER.into(),
+        sql,
+        unit: aim_disclosure::Unit::One("person_id".into()),
+        dimension,
+        measure,
+        rounding_base: None,
+        provider: None,
+        contributor: None,
+    }
 }
 
 /// The figures of one indicator and year.
@@ -370,12 +426,11 @@ fn year_figures(
     rows: &[&Row],
     paths: &HashMap<&str, [&str; 4]>,
     weights: &[f64; STRATA],
-    policy: &Policy,
+    table: &Published,
     age_detail: bool,
 ) -> Result<(Vec<Figure>, GateSummary, i64), AtlasError> {
     let proportion = ind.kind == Kind::Proportion;
-    // Leaves of the gate's table, and the strata of every area.
-    let mut leaves: Leaves = BTreeMap::new();
+    // The strata of every area (for standardisation).
     let mut strata: HashMap<(usize, &str), [Stratum; STRATA]> = HashMap::new();
     let mut lost = 0i64;
     for (_, m, sex, age, s) in rows {
@@ -384,26 +439,6 @@ fn year_figures(
             lost += s.n as i64;
             continue;
         };
-        let group = if age_detail { age_group(*age) } else { ALL };
-        if proportion {
-            let yes = s.sum.round() as i64;
-            let no = s.n as i64 - yes;
-            for (outcome, n) in [("yes", yes), ("no", no)] {
-                if n > 0 {
-                    leaves
-                        .entry((m.clone(), sex.clone(), group, outcome))
-                        .or_default()
-                        .0 += n;
-                }
-            }
-        } else {
-            let e = leaves
-                .entry((m.clone(), sex.clone(), group, ""))
-                .or_default();
-            e.0 += s.n as i64;
-            e.1 += s.sum;
-            e.2 += s.sum_sq;
-        }
         // Level index: 0 Belgium, 1 region, 2 province, 3 district, 4 municipality.
         let mut areas: Vec<(usize, &str)> = vec![(0, BELGIUM)];
         areas.extend(path.iter().enumerate().map(|(i, c)| (i + 1, *c)));
@@ -411,59 +446,15 @@ fn year_figures(
             strata.entry(a).or_insert([Stratum::default(); STRATA])[st].add(s);
         }
     }
-    let mut dims = vec![
-        Dimension::new(
-            "geography",
-            &["region", "province", "district", "municipality"],
-            BELGIUM,
-        ),
-        Dimension::new("sex", &["sex"], ALL),
-    ];
-    if age_detail {
-        dims.push(Dimension::new("age", &["age_group"], ALL));
-    }
-    let outcome_dim = dims.len();
-    if proportion {
-        dims.push(Dimension::new("outcome", &["outcome"], ALL));
-    }
-    let measures: Vec<String> = if proportion {
-        vec![]
-    } else {
-        vec!["value".into(), "value_sq".into()]
-    };
-    let table = Table::from_leaves(
-        dims,
-        measures,
-        leaves.iter().map(|((m, sex, group, outcome), (n, s, ss))| {
-            let path = paths[m.as_str()];
-            let mut values = vec![path.to_vec(), vec![sex.as_str()]];
-            if age_detail {
-                values.push(vec![*group]);
-            }
-            if proportion {
-                values.push(vec![*outcome]);
-            }
-            let sums = if proportion { vec![] } else { vec![*s, *ss] };
-            (values, *n, sums)
-        }),
-    )
-    .map_err(|e| AtlasError::Gate(format!("{} {year}: {e}", ind.id)))?;
-    let pattern = suppress(&table, policy)
-        .map_err(|e| AtlasError::Gate(format!("{} {year}: {e}", ind.id)))?;
+    let outcome_dim = if age_detail { 3 } else { 2 };
     let summary = GateSummary {
         indicator: ind.id.clone(),
         year,
-        cells: table.cells.len(),
-        primary: pattern.count(Status::Primary),
-        secondary: pattern.count(Status::Secondary),
-        audit_passed: pattern.passed(),
+        cells: table.outcome.cells,
+        primary: table.outcome.primary,
+        secondary: table.outcome.secondary + table.outcome.differencing + table.outcome.contributor,
+        audit_passed: true,
     };
-    if !summary.audit_passed {
-        return Err(AtlasError::Gate(format!(
-            "{} {year}: the audit did not pass; nothing is published",
-            ind.id
-        )));
-    }
     let outcome_node = |code: &str| -> Option<usize> {
         table
             .dimensions
@@ -495,10 +486,7 @@ fn year_figures(
             })
         };
         let parts = [Some(c), cell_of(yes), cell_of(no)];
-        let released = parts
-            .iter()
-            .flatten()
-            .all(|&p| pattern.status[p] == Status::Released);
+        let released = parts.iter().flatten().all(|&p| table.cells[p].is_some());
         let mut f = Figure {
             indicator: ind.id.clone(),
             year,
@@ -521,9 +509,10 @@ fn year_figures(
             out.push((f, None));
             continue;
         }
-        let n = table.cells[c].units;
+        let cell = |p: usize| table.cells[p].as_ref().expect("released");
+        let n = cell(c).units;
         let stratum = if proportion {
-            let events = parts[1].map_or(0, |y| table.cells[y].units) as f64;
+            let events = parts[1].map_or(0, |y| cell(y).units) as f64;
             Stratum {
                 n: n as f64,
                 sum: events,
@@ -532,8 +521,8 @@ fn year_figures(
         } else {
             Stratum {
                 n: n as f64,
-                sum: table.cells[c].sums[0],
-                sum_sq: table.cells[c].sums[1],
+                sum: cell(c).sums[0],
+                sum_sq: cell(c).sums[1],
             }
         };
         f.persons = Some(n);
@@ -587,114 +576,4 @@ fn year_figures(
         })
         .collect();
     Ok((figures, summary, lost))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::indicator::embedded;
-
-    /// Three municipalities in two districts of one province; persons of every age and both
-    /// sexes, some with the characteristic, some municipalities small enough for small cells.
-    fn rows() -> Vec<Row> {
-        let mut out = Vec::new();
-        for (m, size) in [("11001", 9u16), ("11002", 2), ("12002", 5)] {
-            for sex in ["F", "M"] {
-                for age in (0..95u16).step_by(3) {
-                    let n = f64::from(size + age % 4);
-                    let yes = (n * f64::from(age + 30) / 150.0).floor();
-                    out.push((
-                        2024,
-                        m.to_string(),
-                        sex.to_string(),
-                        age,
-                        Stratum {
-                            n,
-                            sum: yes,
-                            sum_sq: yes,
-                        },
-                    ));
-                }
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn age_groups_break_every_level_down_and_keep_the_gate() {
-        let ind = embedded()
-            .unwrap()
-            .into_iter()
-            .find(|i| i.id == "antibiotics")
-            .unwrap();
-        let rows = rows();
-        let refs: Vec<&Row> = rows.iter().collect();
-        let paths: HashMap<&str, [&str; 4]> = [
-            ("11001", ["02000", "10000", "11000", "11001"]),
-            ("11002", ["02000", "10000", "11000", "11002"]),
-            ("12002", ["02000", "10000", "12000", "12002"]),
-        ]
-        .into_iter()
-        .collect();
-        let weights = [1.0; STRATA];
-        let policy = Policy::POPULATION;
-        let (figures, summary, lost) =
-            year_figures(&ind, 2024, &refs, &paths, &weights, &policy, true).unwrap();
-        assert_eq!(lost, 0);
-        assert!(summary.audit_passed);
-        assert!(summary.primary > 0, "the example has small cells");
-        // Every area × sex × (all ages and each group): 1 + 1 + 1 + 2 + 3 areas.
-        let groups: Vec<&str> = std::iter::once(ALL)
-            .chain(AGE_GROUPS.iter().map(|g| g.0))
-            .collect();
-        assert_eq!(figures.len(), 8 * 3 * groups.len());
-        for g in &groups {
-            assert!(
-                figures.iter().any(|f| f.age_group == *g && f.released),
-                "{g}"
-            );
-        }
-        // True counts, to check released figures and sums over age groups.
-        let mut truth: HashMap<(String, String, String), (i64, i64)> = HashMap::new();
-        for (_, m, sex, age, s) in &rows {
-            let p = paths[m.as_str()];
-            let areas = [BELGIUM, p[0], p[1], p[2], p[3]];
-            for a in areas {
-                for sx in [sex.as_str(), ALL] {
-                    for g in [age_group(*age), ALL] {
-                        let e = truth
-                            .entry((a.to_string(), sx.to_string(), g.to_string()))
-                            .or_default();
-                        e.0 += s.n as i64;
-                        e.1 += s.sum as i64;
-                    }
-                }
-            }
-        }
-        for f in &figures {
-            let t = truth[&(f.area.clone(), f.sex.clone(), f.age_group.clone())];
-            if f.released {
-                assert_eq!(f.persons, Some(t.0), "{f:?}");
-                assert_eq!(f.numerator, Some(t.1 as f64), "{f:?}");
-                for n in [t.0, t.1, t.0 - t.1] {
-                    assert!(n == 0 || n >= 5, "released small count {n}: {f:?}");
-                }
-                assert_eq!(f.standardised.is_some(), f.age_group == ALL, "{f:?}");
-            } else {
-                assert!(f.persons.is_none() && f.crude.is_none() && f.numerator.is_none());
-            }
-        }
-        // Belgium by age group adds up to Belgium (every age group released there).
-        let be: Vec<&Figure> = figures
-            .iter()
-            .filter(|f| f.area == BELGIUM && f.sex == ALL)
-            .collect();
-        let total = be.iter().find(|f| f.age_group == ALL).unwrap().persons;
-        let by_group: i64 = be
-            .iter()
-            .filter(|f| f.age_group != ALL)
-            .map(|f| f.persons.unwrap())
-            .sum();
-        assert_eq!(total, Some(by_group));
-    }
 }

@@ -1,10 +1,9 @@
-//! `aim table`: table requests through the disclosure gate, audited against the requester's
-//! earlier releases (the ledger) and against each other when several run together.
+//! `aim table`: table requests through the disclosure gate's one door, each audited against
+//! every earlier release (whoever asked, the Atlas included) and against the others of the run.
 
-use aim_disclosure::{Release, Source, TableRequest, ledger, release};
+use aim_disclosure::{Gate, Options, Source, TableRequest};
 use aim_warehouse::Warehouse;
 use anyhow::{Context, Result};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Runs the requests in `specs` in order and writes their gated tables.
@@ -28,6 +27,7 @@ pub fn run(
         requests.push((spec, request));
     }
     let rt = crate::runtime()?;
+    let mut gate = Gate::open(wh)?;
     if raw {
         if source != Source::Sample {
             anyhow::bail!(
@@ -37,7 +37,7 @@ pub fn run(
         if requests.len() != 1 {
             anyhow::bail!("--raw takes one --spec");
         }
-        let file = rt.block_on(release::run_raw(wh, &requests[0].1, user, out))?;
+        let file = rt.block_on(gate.release_raw_sample(&requests[0].1, user, out))?;
         println!(
             "raw sample table (not for release, logged) written to {}",
             file.display()
@@ -49,40 +49,18 @@ pub fn run(
         std::fs::create_dir_all(out)
             .with_context(|| format!("cannot create the folder {}", out.display()))?;
     }
-    let mut policy = source.policy();
-    if let Some(m) = min_units {
-        policy.min_units = m;
+    if gate.earlier_releases() > 0 {
+        eprintln!(
+            "replaying {} earlier release(s) for the audit…",
+            gate.earlier_releases()
+        );
     }
+    let options = Options {
+        min_units,
+        user: user.to_string(),
+    };
     rt.block_on(async {
-        let mut replayed: BTreeMap<String, Vec<ledger::Replayed>> = BTreeMap::new();
-        let mut this_run: Vec<Release> = Vec::new();
         for (spec, request) in &requests {
-            if !replayed.contains_key(&request.requester) {
-                let entries = ledger::entries(wh, &request.requester)?;
-                if !entries.is_empty() {
-                    eprintln!(
-                        "replaying {} earlier release(s) to {} for the audit…",
-                        entries.len(),
-                        request.requester
-                    );
-                }
-                let mut done = Vec::new();
-                for e in &entries {
-                    done.push(ledger::replay(wh, e).await?);
-                }
-                replayed.insert(request.requester.clone(), done);
-            }
-            let earlier: Vec<_> = replayed[&request.requester]
-                .iter()
-                .map(ledger::Replayed::earlier)
-                .chain(
-                    this_run
-                        .iter()
-                        .filter(|r| r.request.requester == request.requester)
-                        .map(Release::earlier),
-                )
-                .collect();
-            let rel = release::run(wh, request, source, policy, user, &earlier).await?;
             let target = if many {
                 let stem = spec
                     .file_stem()
@@ -92,23 +70,21 @@ pub fn run(
             } else {
                 out.to_path_buf()
             };
-            let files = release::write(&rel, &target)?;
-            release::record(wh, &rel, &files)?;
-            let meta = release::metadata(&rel);
+            let o = gate.release(request, source, &options, &target).await?;
             println!(
-                "{}: {} cells, {} small cells suppressed, {} more suppressed to protect them, {} against differencing with {} earlier release(s); audit {}",
-                rel.id,
-                meta.cells,
-                meta.primary_suppressed,
-                meta.secondary_suppressed,
-                meta.differencing_suppressed,
-                rel.audited_against.len(),
-                meta.audit.result
+                "{}: {} cells, {} small cells suppressed, {} more suppressed to protect them, {} by the contributor rule, {} by the provider rule, {} against combination with {} earlier release(s); audit passed",
+                o.id,
+                o.cells,
+                o.primary,
+                o.secondary,
+                o.contributor,
+                o.provider,
+                o.differencing,
+                o.audited_against,
             );
-            for f in files {
+            for f in &o.files {
                 println!("wrote {}", f.display());
             }
-            this_run.push(rel);
         }
         Ok::<_, anyhow::Error>(())
     })

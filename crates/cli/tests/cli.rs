@@ -562,13 +562,15 @@ fn differencing_overlapping_requests_is_caught_in_one_run_and_through_the_ledger
     let runs = read(&wh.join("releases/runs.jsonl"));
     let last: serde_json::Value = serde_json::from_str(runs.lines().last().unwrap()).unwrap();
     assert!(!last["differencing"].as_array().unwrap().is_empty());
-    // Another requester is not audited against r's releases.
+    // Another name changes nothing: anything released may be shared, so the other
+    // requester's release is audited against every earlier one, whoever asked.
     let c = tmp.path().join("c.toml");
     std::fs::write(
         &c,
         read(&b).replace("requester = \"r\"", "requester = \"other\""),
     )
     .unwrap();
+    let c_out = tmp.path().join("c.csv");
     let o = run(&[
         "table",
         "--warehouse",
@@ -578,10 +580,22 @@ fn differencing_overlapping_requests_is_caught_in_one_run_and_through_the_ledger
         "--source",
         "population",
         "--out",
-        tmp.path().join("c.csv").to_str().unwrap(),
+        c_out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(!text(&o).contains("replaying"), "{}", text(&o));
+    assert!(
+        text(&o).contains("replaying 3 earlier release(s)"),
+        "{}",
+        text(&o)
+    );
+    for (k, nc) in released_counts(&read(&c_out), 2) {
+        if let Some(na) = ca.get(&k) {
+            assert!(
+                !(1..5).contains(&(nc - na).abs()),
+                "{k:?}: {na} to r, then {nc} to another name, reveals a small group"
+            );
+        }
+    }
 }
 
 #[test]
@@ -804,6 +818,70 @@ fn the_atlas_is_computed_through_the_gate_and_exported() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("every audit passed"), "{}", text(&o));
 
+    // The Atlas is public, so a table is audited against it: persons alive at the end of
+    // 2024 by area, next to the Atlas's persons of 2024 (the living and the dead), must not
+    // give the deaths of an area where they are 1 to 4.
+    let alive = tmp.path().join("alive.toml");
+    std::fs::write(
+        &alive,
+        "title = \"alive\"\nrequester = \"curious\"\nsql = \"\"\"\nSELECT p.person_id, m.region, m.province, m.district, m.nis AS municipality FROM pati p JOIN ref_municipality_2025 m ON CAST(p.municipality_2025 AS VARCHAR) = m.nis WHERE p.year = 2024 AND p.death_date IS NULL AND CAST(p.sex AS VARCHAR) IN ('F', 'M')\n\"\"\"\n[[dimension]]\nname = \"geography\"\nlevels = [\"region\", \"province\", \"district\", \"municipality\"]\ntotal = \"BE\"\n",
+    )
+    .unwrap();
+    let alive_csv = tmp.path().join("alive.csv");
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        alive.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        alive_csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let figures = std::fs::read_to_string(wh.join("atlas/figures.csv")).unwrap();
+    let col = |name: &str| {
+        figures
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .position(|c| c == name)
+            .unwrap()
+    };
+    let (ind, year, area, sex, age, persons) = (
+        col("indicator"),
+        col("year"),
+        col("area"),
+        col("sex"),
+        col("age_group"),
+        col("persons"),
+    );
+    let atlas: BTreeMap<String, i64> = figures
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| {
+            f[ind] == "antibiotics" && f[year] == "2024" && f[sex] == "all" && f[age] == "all"
+        })
+        .filter_map(|f| Some((f[area].to_string(), f[persons].parse::<i64>().ok()?)))
+        .collect();
+    let released = released_counts(&std::fs::read_to_string(&alive_csv).unwrap(), 2);
+    let mut compared = 0;
+    for (labels, n) in &released {
+        if let Some(a) = atlas.get(&labels[0]) {
+            compared += 1;
+            assert!(
+                !(1..5).contains(&(a - n)),
+                "{}: {a} persons in the Atlas, {n} alive: {} deaths revealed",
+                labels[0],
+                a - n
+            );
+        }
+    }
+    assert!(compared > 0, "nothing comparable was released");
+
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(wh.join("atlas/manifest.json")).unwrap())
             .unwrap();
@@ -912,4 +990,121 @@ fn output_into_a_closed_pipe_ends_quietly() {
             out.status
         );
     }
+}
+
+/// Writes a one-dimension request (persons by sex) with `sql` and extra TOML lines.
+fn request_by_sex(dir: &Path, name: &str, sql: &str, extra: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "title = \"{name}\"\nrequester = \"r\"\n{extra}\nsql = \"\"\"\n{sql}\n\"\"\"\n[[dimension]]\nname = \"sex\"\nlevels = [\"sex\"]\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn the_gate_decides_the_unit_and_protects_one_persons_amount() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let inbox = tmp.path().join("inbox");
+    population(&inbox, 400);
+    billing(&inbox, 400, 1);
+    assert!(
+        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["build", "--warehouse", w]).status.success());
+    let table = |spec: &Path, out: &Path| {
+        run(&[
+            "table",
+            "--warehouse",
+            w,
+            "--spec",
+            spec.to_str().unwrap(),
+            "--source",
+            "population",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let out = tmp.path().join("t.csv");
+    // Each person five times, declared as a unit of (person, k): refused.
+    let five = "SELECT person_id, k, sex FROM pati CROSS JOIN (VALUES (1), (2), (3), (4), (5)) AS v(k) WHERE year = 2024";
+    let spec = request_by_sex(
+        tmp.path(),
+        "declared",
+        five,
+        "unit = [\"person_id\", \"k\"]",
+    );
+    let o = table(&spec, &out);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("the gate decides the unit"),
+        "{}",
+        text(&o)
+    );
+    // The same rows without the declaration: each person counted once or refused.
+    let spec = request_by_sex(tmp.path(), "repeated", five, "");
+    let o = table(&spec, &out);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("more than one row"), "{}", text(&o));
+    // Made-up identifiers, one per copy: not coded persons.
+    let made_up = "SELECT person_id || '-' || CAST(k AS VARCHAR) AS person_id, sex FROM pati CROSS JOIN (VALUES (1), (2), (3), (4), (5)) AS v(k) WHERE year = 2024";
+    let spec = request_by_sex(tmp.path(), "made-up", made_up, "");
+    let o = table(&spec, &out);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not a coded person"), "{}", text(&o));
+    assert!(
+        !out.exists(),
+        "nothing may be written for a refused request"
+    );
+
+    // One patient's €100,000 bill among persons of a few euros: every cell holding it has
+    // enough persons, but its sum would tell the others (or anyone who knows them) that bill.
+    let p7 = person(7);
+    let spec = request_by_sex(
+        tmp.path(),
+        "bill",
+        &format!(
+            "SELECT person_id, sex, CASE WHEN person_id = '{p7}' THEN 100000.0 ELSE reimbursed_total END AS amount FROM pati WHERE year = 2024"
+        ),
+        "",
+    );
+    let mut text_spec = std::fs::read_to_string(&spec).unwrap();
+    text_spec.push_str("[[measure]]\ncolumn = \"amount\"\nstatistics = [\"sum\", \"mean\"]\n");
+    std::fs::write(&spec, text_spec).unwrap();
+    let o = table(&spec, &out);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if let Ok(sum) = f[2].parse::<f64>() {
+            assert!(
+                sum < 50_000.0,
+                "a sum dominated by one person was released: {line}"
+            );
+        }
+    }
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("t.csv.meta.json")).unwrap())
+            .unwrap();
+    assert!(
+        meta["contributor_suppressed"].as_u64().unwrap() >= 2,
+        "{meta}"
+    );
+    assert_eq!(meta["audit"]["result"], "passed");
+    assert!(
+        meta["audit"]["certificate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["quantity"] == "sum_amount"),
+        "the amounts are certified: {meta}"
+    );
+    assert_eq!(meta["rules"]["contributor"]["dominance_k"], 85.0);
 }

@@ -4,9 +4,10 @@
 //! population. Runs suppression + audit, prints the figures as JSON and, with `--export FILE`,
 //! writes the table, its equations and the pattern for the reference (bench/gate_reference.py).
 //!
-//! `cargo run --profile fast -p aim-disclosure --example gate_bench -- [--persons N] [--export FILE]`
+//! `cargo run --profile fast -p aim-disclosure --features internals --example gate_bench -- [--persons N] [--export FILE]`
 
-use aim_disclosure::{Dimension, Policy, Status, Table, suppress};
+use aim_disclosure::internals::{Status, Table, suppress};
+use aim_disclosure::{Dimension, Policy};
 use std::time::Instant;
 
 const AGE_GROUPS: [(&str, u32); 8] = [
@@ -164,7 +165,7 @@ fn main() {
             "values": table.cells.iter().map(|c| c.units).collect::<Vec<_>>(),
             "margin": (0..table.cells.len()).map(|c| table.is_margin(c)).collect::<Vec<_>>(),
             "equations": equations,
-            "status": aim_disclosure::ledger::encode_status(&pattern.status),
+            "status": aim_disclosure::internals::encode_status(&pattern.status),
             "certificate": pattern.certificate.iter().map(|b| (b.cell, b.lower, if b.upper.is_finite() { Some(b.upper) } else { None })).collect::<Vec<_>>(),
             "summary": summary,
         });

@@ -155,6 +155,7 @@ fn propagate(rows: &[(Vec<(usize, f64)>, f64)], n: usize) -> (Vec<f64>, Vec<f64>
 /// Exact bounds of the `targets` (suppressed cells), given every cell's true `values`, which
 /// cells are `suppressed` and the table's equations. Values are non-negative (counts, or sums
 /// of non-negative amounts).
+#[cfg(test)]
 pub fn bounds(
     values: &[f64],
     suppressed: &[bool],

@@ -1,11 +1,10 @@
 //! The release ledger (`WH/releases/ledger.jsonl`): one line per table released, with its
 //! requester, request, source and the versions of the tables it read, its policy and which
-//! cells it released. A new release to the same requester is audited against every earlier
-//! one: each is replayed (its query run again on the recorded versions, by Delta time travel)
+//! cells it released. A new release is audited against every earlier one, whoever asked: each is replayed (its query run again on the recorded versions, by Delta time travel)
 //! to recover the units behind its cells, and checked against the recorded digest.
 
 use crate::DisclosureError;
-use crate::differencing::Earlier;
+use crate::cross::Earlier;
 use crate::release::{self, Source};
 use crate::request::TableRequest;
 use crate::suppress::{self, Policy, Status};
@@ -19,7 +18,7 @@ use std::collections::BTreeMap;
 pub struct Entry {
     /// Release id.
     pub release: String,
-    /// Requester.
+    /// Who asked.
     pub requester: String,
     /// Source.
     pub source: Source,
@@ -49,7 +48,12 @@ pub struct Replayed {
     pub status: Vec<Status>,
     /// Its policy.
     pub policy: Policy,
+    /// Whether it is one of the Atlas's tables.
+    pub atlas: bool,
 }
+
+/// The requester the Atlas's tables are recorded under.
+pub const ATLAS: &str = "Atlas (public)";
 
 impl Replayed {
     /// As an earlier release for the differencing check.
@@ -59,6 +63,7 @@ impl Replayed {
             table: &self.table,
             status: &self.status,
             policy: self.policy,
+            pairs_only: self.atlas,
         }
     }
 }
@@ -73,6 +78,7 @@ pub fn encode_status(status: &[Status]) -> String {
             Status::Secondary => 'S',
             Status::Differencing => 'D',
             Status::Provider => 'V',
+            Status::Contributor => 'C',
         })
         .collect()
 }
@@ -85,6 +91,7 @@ fn decode_status(text: &str) -> Option<Vec<Status>> {
             'S' => Some(Status::Secondary),
             'D' => Some(Status::Differencing),
             'V' => Some(Status::Provider),
+            'C' => Some(Status::Contributor),
             _ => None,
         })
         .collect()
@@ -100,8 +107,9 @@ pub fn digest(table: &Table) -> String {
     hex::encode(h.finalize())
 }
 
-/// The ledger's entries for `requester` (all of them when the ledger does not exist yet: none).
-pub fn entries(wh: &Warehouse, requester: &str) -> Result<Vec<Entry>, DisclosureError> {
+/// Every entry of the ledger, whoever asked (none when the ledger does not exist yet): anything
+/// released may be shared, so a new release is audited against all of them.
+pub fn entries(wh: &Warehouse) -> Result<Vec<Entry>, DisclosureError> {
     let path = wh.root().join("releases").join("ledger.jsonl");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -120,21 +128,23 @@ pub fn entries(wh: &Warehouse, requester: &str) -> Result<Vec<Entry>, Disclosure
                 n + 1
             ))
         })?;
-        if entry.requester == requester {
-            out.push(entry);
-        }
+        out.push(entry);
     }
     Ok(out)
 }
 
 /// Replays an earlier release: its query on the recorded versions, its pattern from the
 /// ledger (or recomputed, deterministically, for entries that did not record it).
-pub async fn replay(wh: &Warehouse, entry: &Entry) -> Result<Replayed, DisclosureError> {
-    let tabulated = release::tabulate(wh, &entry.request, entry.source, &entry.source_versions)
+pub async fn replay(
+    wh: &Warehouse,
+    opened: &release::Opened,
+    entry: &Entry,
+) -> Result<Replayed, DisclosureError> {
+    let tabulated = release::tabulate_in(wh, opened, &entry.request)
         .await
         .map_err(|e| {
             DisclosureError::Audit(format!(
-                "cannot replay earlier release {} to the same requester ({e}); a new release cannot be audited against it",
+                "cannot replay earlier release {} ({e}); a new release cannot be audited against it",
                 entry.release
             ))
         })?;
@@ -152,7 +162,7 @@ pub async fn replay(wh: &Warehouse, entry: &Entry) -> Result<Replayed, Disclosur
         Some(s) if s.len() == table.cells.len() => s,
         _ => {
             let sensitive = suppress::Sensitive {
-                provider: tabulated.provider_cells,
+                magnitude: tabulated.magnitude,
                 ..Default::default()
             };
             suppress::suppress_with(&table, &policy, &sensitive)?.status
@@ -163,6 +173,7 @@ pub async fn replay(wh: &Warehouse, entry: &Entry) -> Result<Replayed, Disclosur
         table,
         status,
         policy,
+        atlas: entry.requester == ATLAS,
     })
 }
 

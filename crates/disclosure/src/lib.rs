@@ -1,24 +1,47 @@
-//! The disclosure gate: the only path by which a result table leaves the agency. A table of
-//! counts of distinct units (persons) and sums, with all its margins, gets primary suppression
-//! of small cells, secondary suppression so that no hidden cell can be recomputed or narrowed
-//! from the margins, and an audit by linear programming whose bounds are the release's
-//! certificate.
+//! The disclosure gate: the only path by which a result leaves the agency.
+//!
+//! Everything goes through one door, [`Gate`]: opened once on a warehouse, it loads the release
+//! ledger; [`Gate::release`] (tables), [`Gate::publish`] (the Atlas) tabulate the request
+//! themselves (distinct coded persons), suppress small cells and cells whose amount one person
+//! or provider dominates, hide more cells so that no hidden cell can be recomputed or narrowed
+//! from the margins (an LP audit whose bounds are the release's certificate), audit the release
+//! against every earlier release and publication so that no combination pins down a small
+//! group of persons, record it in the ledger and only then write it. Suppression, the audit
+//! and the ledger are private: no caller can skip them (a test of this crate's public surface
+//! keeps it so; the `internals` feature opens them to the gate's own benchmark only).
 
-pub mod access;
-pub mod audit;
-pub mod differencing;
-pub mod ledger;
-pub mod provider;
-pub mod release;
-pub mod repair;
-pub mod request;
-pub mod suppress;
-pub mod table;
+mod access;
+mod audit;
+mod contributor;
+mod cross;
+mod gate;
+mod ledger;
+mod provider;
+mod release;
+mod repair;
+mod request;
+mod suppress;
+mod table;
 
-pub use release::{Release, Source};
-pub use request::TableRequest;
-pub use suppress::{Pattern, Policy, Protection, Sensitive, Status, suppress, suppress_with};
-pub use table::{Dimension, Table};
+#[cfg(test)]
+mod gate_tests;
+
+pub use contributor::ContributorRule;
+pub use gate::{Gate, Options, Outcome, Published};
+pub use ledger::ATLAS as ATLAS_REQUESTER;
+pub use release::{SMALL_CELL, Source};
+pub use request::{DimensionSpec, MeasureSpec, ProviderSpec, Statistic, TableRequest, Unit};
+pub use suppress::Policy;
+pub use table::{Cell, Dimension, Node};
+
+/// The gate's internals, for its own benchmark (`examples/gate_bench.rs`) only: suppression
+/// without the ledger. Not enabled by any crate of the platform.
+#[cfg(feature = "internals")]
+pub mod internals {
+    pub use crate::ledger::encode_status;
+    pub use crate::suppress::{Pattern, Status, suppress};
+    pub use crate::table::Table;
+}
 
 /// What can go wrong in the gate.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +51,7 @@ pub enum DisclosureError {
     Hierarchy(String),
     /// A unit appears twice: margins would count it twice.
     #[error(
-        "unit {0} appears in more than one row: a table request must return one row per unit (aggregate first)"
+        "person {0} appears in more than one row: a table request must return one row per person (aggregate first)"
     )]
     DuplicateUnit(String),
     /// The request is not valid or cannot run.

@@ -3,10 +3,12 @@
 //! recorded in the ledger.
 
 use crate::DisclosureError;
-use crate::differencing::{self, Earlier, Finding};
+use crate::contributor::{self, ContributorRule};
+use crate::cross::{self, Earlier, Finding};
 use crate::ledger;
 use crate::provider;
 use crate::request::{Statistic, TableRequest};
+use crate::suppress::Magnitude;
 use crate::suppress::{self, Pattern, Policy, Sensitive, Status};
 use crate::table::{Dimension, Table};
 use aim_warehouse::{Warehouse, query, tables};
@@ -14,7 +16,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub const SMALL_CELL: &str = "small cell";
 
 /// Where a request runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The permanent sample (`WH/sample`): no cell ≤ 3.
@@ -78,21 +80,39 @@ impl Release {
             table: &self.table,
             status: &self.pattern.status,
             policy: self.policy,
+            pairs_only: self.request.requester == crate::ledger::ATLAS,
         }
     }
 }
 
-/// Runs `request` on `source` and applies the gate, taking into account the releases already
-/// made to the same requester (`earlier`: from the ledger and from earlier in this run), so
-/// that no cell of the new table differences with one of theirs down to a small group.
-pub async fn run(
+/// A request tabulated and suppressed on its own, not yet audited against other releases.
+pub(crate) struct Prepared {
+    request: TableRequest,
+    source: Source,
+    policy: Policy,
+    user: String,
+    table: Table,
+    source_versions: BTreeMap<String, u64>,
+    sensitive: Sensitive,
+    pattern: Pattern,
+}
+
+/// Runs `request` on `source` and applies the gate to its table alone (primary, magnitude
+/// rules, secondary suppression, audit).
+pub(crate) async fn prepare(
     wh: &Warehouse,
     request: &TableRequest,
     source: Source,
     policy: Policy,
     user: &str,
-    earlier: &[Earlier<'_>],
-) -> Result<Release, DisclosureError> {
+) -> Result<Prepared, DisclosureError> {
+    check_policy(source, &policy)?;
+    let tabulated = tabulate(wh, request, source, &BTreeMap::new()).await?;
+    suppress_alone(request, source, policy, user, tabulated)
+}
+
+/// Refuses a threshold below the source's.
+pub(crate) fn check_policy(source: Source, policy: &Policy) -> Result<(), DisclosureError> {
     if policy.min_units < source.policy().min_units {
         return Err(DisclosureError::Request(format!(
             "the threshold may be raised, not lowered: {} allows no fewer than {} units per cell",
@@ -103,39 +123,83 @@ pub async fn run(
             source.policy().min_units
         )));
     }
+    Ok(())
+}
+
+/// The gate on a tabulated request's table alone.
+pub(crate) fn suppress_alone(
+    request: &TableRequest,
+    source: Source,
+    policy: Policy,
+    user: &str,
+    tabulated: Tabulated,
+) -> Result<Prepared, DisclosureError> {
     let Tabulated {
         table,
         source_versions,
-        provider_cells,
-    } = tabulate(wh, request, source, &BTreeMap::new()).await?;
-    let mut sensitive = Sensitive {
-        provider: provider_cells,
-        provider_measure: request.provider.as_ref().map(|p| {
-            let k = request
-                .measure
-                .iter()
-                .position(|m| m.column == p.measure)
-                .expect("checked when the request was parsed");
-            (k, p.protection_percent)
-        }),
+        magnitude,
+    } = tabulated;
+    let sensitive = Sensitive {
+        magnitude,
         ..Sensitive::default()
     };
-    let mut pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
-    // Hide every cell that differences with an earlier release down to a small group, and
-    // suppress again until no released cell does (the set only grows, so this ends).
-    let mut hidden_for_differencing: BTreeSet<usize> = BTreeSet::new();
+    let pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
+    Ok(Prepared {
+        request: request.clone(),
+        source,
+        policy,
+        user: user.to_string(),
+        table,
+        source_versions,
+        sensitive,
+        pattern,
+    })
+}
+
+/// Audits a prepared table against every release in `earlier` and hides cells until, with
+/// all of them, no small group of persons is pinned down (the set of hidden cells only grows,
+/// so this ends).
+pub(crate) fn settle(p: Prepared, earlier: &[Earlier<'_>]) -> Result<Release, DisclosureError> {
+    let Prepared {
+        request,
+        source,
+        policy,
+        user,
+        table,
+        source_versions,
+        mut sensitive,
+        mut pattern,
+    } = p;
+    // Cells public already (the same persons as a cell released before) are never cover.
+    sensitive.known = cross::known_cells(&table, earlier);
+    if !sensitive.known.is_empty() {
+        pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
+    }
+    let mut hidden_for_differencing: BTreeMap<usize, i64> = BTreeMap::new();
     let mut differencing = Vec::new();
     loop {
-        let found: Vec<Finding> = earlier
-            .iter()
-            .flat_map(|e| differencing::findings(&table, &pattern.status, &policy, e))
-            .collect();
+        let clock = std::time::Instant::now();
+        let found: Vec<Finding> = cross::findings(&table, &pattern.status, &policy, earlier)?;
+        if crate::audit::trace() {
+            eprintln!(
+                "cross-release audit against {} release(s): {} cell(s) to hide, {:.2} s",
+                earlier.len(),
+                found.len(),
+                clock.elapsed().as_secs_f64()
+            );
+        }
         if found.is_empty() {
             break;
         }
-        hidden_for_differencing.extend(found.iter().map(|f| f.cell));
+        for f in &found {
+            let g = hidden_for_differencing.entry(f.cell).or_insert(0);
+            *g = (*g).max(f.group.max(1));
+        }
         differencing.extend(found);
-        sensitive.differencing = hidden_for_differencing.iter().copied().collect();
+        sensitive.differencing = hidden_for_differencing
+            .iter()
+            .map(|(&c, &g)| (c, g))
+            .collect();
         pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
     }
     let created = chrono::Utc::now();
@@ -145,11 +209,11 @@ pub async fn run(
             &request.hash()[..12],
             created.format("%Y%m%dT%H%M%S%.3fZ")
         ),
-        request: request.clone(),
+        request,
         source,
         source_versions,
         created: created.to_rfc3339(),
-        user: user.to_string(),
+        user,
         policy,
         table,
         pattern,
@@ -166,6 +230,24 @@ pub(crate) async fn tabulate(
     source: Source,
     pinned: &BTreeMap<String, u64>,
 ) -> Result<Tabulated, DisclosureError> {
+    let opened = open_source(wh, source, pinned).await?;
+    tabulate_in(wh, &opened, request).await
+}
+
+/// A source opened for queries: its session and the versions of the tables it reads.
+pub(crate) struct Opened {
+    source: Source,
+    ctx: datafusion::execution::context::SessionContext,
+    source_versions: BTreeMap<String, u64>,
+}
+
+/// Opens `source` for queries (tables at the `pinned` versions where given, else their
+/// current ones).
+pub(crate) async fn open_source(
+    wh: &Warehouse,
+    source: Source,
+    pinned: &BTreeMap<String, u64>,
+) -> Result<Opened, DisclosureError> {
     let base = match source {
         Source::Sample => wh.sample(),
         Source::Population => wh.clone(),
@@ -201,7 +283,22 @@ pub(crate) async fn tabulate(
         Source::Population => query::session(wh, &source_versions).await,
     }
     .map_err(wh_err)?;
-    let batches = query::run_read_only(&ctx, &request.sql)
+    Ok(Opened {
+        source,
+        ctx,
+        source_versions,
+    })
+}
+
+/// Runs the request's query in an opened source and tabulates its units.
+pub(crate) async fn tabulate_in(
+    wh: &Warehouse,
+    opened: &Opened,
+    request: &TableRequest,
+) -> Result<Tabulated, DisclosureError> {
+    let (ctx, source) = (&opened.ctx, opened.source);
+    let source_versions = opened.source_versions.clone();
+    let batches = query::run_read_only(ctx, &request.sql)
         .await
         .map_err(wh_err)?;
 
@@ -252,6 +349,18 @@ pub(crate) async fn tabulate(
             rows.push((key, values, sums));
         }
     }
+    // The gate decides the unit: every row must be one coded person of the source.
+    let known = coded_persons(ctx, wh, source, &source_versions).await?;
+    if let Some((key, _, _)) = rows.iter().find(|(k, _, _)| !known.contains(k.as_str())) {
+        return Err(DisclosureError::Request(format!(
+            "the query returns person_id '{key}', which is not a coded person of the {}: a \
+             table counts distinct coded persons, so person_id must be the persons' own column",
+            match source {
+                Source::Sample => "sample",
+                Source::Population => "population",
+            }
+        )));
+    }
     let table = Table::from_units(
         dims,
         measures,
@@ -265,10 +374,26 @@ pub(crate) async fn tabulate(
             )
         }),
     )?;
+    // The contributor rule on every measure: the persons' own amounts.
+    let rule = request.contributor.unwrap_or(ContributorRule::DEFAULT);
+    let mut magnitude: Vec<Magnitude> = Vec::new();
+    for k in 0..request.measure.len() {
+        let amounts: Vec<f64> = rows.iter().map(|(_, _, s)| s[k]).collect();
+        magnitude.extend(
+            contributor::failing_cells(&table, &amounts, &rule)
+                .into_iter()
+                .map(|cell| Magnitude {
+                    cell,
+                    measure: k,
+                    percent: rule.protection_percent,
+                    status: Status::Contributor,
+                }),
+        );
+    }
     let provider_cells = match &request.provider {
         None => Vec::new(),
         Some(spec) => {
-            let batches = query::run_read_only(&ctx, &spec.sql)
+            let batches = query::run_read_only(ctx, &spec.sql)
                 .await
                 .map_err(|e| DisclosureError::Request(format!("provider query: {e}")))?;
             let mut rows: Vec<(String, String, f64)> = Vec::new();
@@ -295,18 +420,70 @@ pub(crate) async fn tabulate(
             )
         }
     };
+    if let Some(spec) = &request.provider {
+        let k = request
+            .measure
+            .iter()
+            .position(|m| m.column == spec.measure)
+            .expect("checked when the request was parsed");
+        magnitude.extend(provider_cells.into_iter().map(|cell| Magnitude {
+            cell,
+            measure: k,
+            percent: spec.protection_percent,
+            status: Status::Provider,
+        }));
+    }
     Ok(Tabulated {
         table,
         source_versions,
-        provider_cells,
+        magnitude,
     })
+}
+
+/// Every coded person of the source's population register (POPU) at the version read, kept
+/// for the process (a version never changes).
+async fn coded_persons(
+    ctx: &datafusion::execution::context::SessionContext,
+    wh: &Warehouse,
+    source: Source,
+    versions: &BTreeMap<String, u64>,
+) -> Result<std::sync::Arc<std::collections::HashSet<String>>, DisclosureError> {
+    type Key = (PathBuf, Source, Option<u64>);
+    type Cache = std::sync::Mutex<
+        std::collections::HashMap<Key, std::sync::Arc<std::collections::HashSet<String>>>,
+    >;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let key = (
+        wh.root().to_path_buf(),
+        source,
+        versions.get("popu").copied(),
+    );
+    let cache = CACHE.get_or_init(Default::default);
+    if key.2.is_some()
+        && let Some(known) = cache.lock().expect("cache").get(&key)
+    {
+        return Ok(known.clone());
+    }
+    let batches = query::run_read_only(ctx, "SELECT DISTINCT person_id FROM popu")
+        .await
+        .map_err(wh_err)?;
+    let mut out = std::collections::HashSet::new();
+    for b in &batches {
+        out.extend(text_column(b, "person_id")?);
+    }
+    let out = std::sync::Arc::new(out);
+    if key.2.is_some() {
+        cache.lock().expect("cache").insert(key, out.clone());
+    }
+    Ok(out)
 }
 
 /// A request's table, the versions it read, and the cells failing its provider rule.
 pub(crate) struct Tabulated {
     pub table: Table,
     pub source_versions: BTreeMap<String, u64>,
-    pub provider_cells: Vec<usize>,
+    /// Cells failing a magnitude rule (contributors, providers), with the amount to protect.
+    pub magnitude: Vec<Magnitude>,
 }
 
 /// A column of a query result as text (null as "-").
@@ -461,6 +638,10 @@ pub struct Metadata<'a> {
     pub secondary_suppressed: usize,
     /// Cells suppressed by the provider rule.
     pub provider_suppressed: usize,
+    /// Cells hidden by the contributor rule (one or two persons dominating a sum).
+    pub contributor_suppressed: usize,
+    /// The rules the gate applied.
+    pub rules: Rules,
     /// Cells suppressed because they would difference with an earlier release to the same
     /// requester down to a small group.
     pub differencing_suppressed: usize,
@@ -473,6 +654,21 @@ pub struct Metadata<'a> {
     pub audit: Audit<'a>,
     /// How counts were rounded.
     pub rounding: String,
+}
+
+/// The rules a release went through (its metadata's `rules`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rules {
+    /// What a cell counts.
+    pub unit: &'static str,
+    /// A cell with 1 to threshold − 1 persons is small.
+    pub threshold: i64,
+    /// The contributor rule on every sum and mean.
+    pub contributor: ContributorRule,
+    /// The provider rule, when the request has one.
+    pub provider: Option<crate::request::ProviderSpec>,
+    /// The audit against other releases.
+    pub combination: String,
 }
 
 /// One certified cell: its labels, the interval an attacker can derive, and the interval that
@@ -532,6 +728,21 @@ pub fn metadata(release: &Release) -> Metadata<'_> {
         secondary_suppressed: release.pattern.count(Status::Secondary),
         differencing_suppressed: release.pattern.count(Status::Differencing),
         provider_suppressed: release.pattern.count(Status::Provider),
+        contributor_suppressed: release.pattern.count(Status::Contributor),
+        rules: Rules {
+            unit: "distinct coded persons (person_id of the population register); decided by the gate",
+            threshold: release.policy.min_units,
+            contributor: release
+                .request
+                .contributor
+                .unwrap_or(ContributorRule::DEFAULT),
+            provider: release.request.provider.clone(),
+            combination: format!(
+                "audited against {} earlier release(s), whoever asked, the published Atlas included: no combination pins a group of 1 to {} persons",
+                release.audited_against.len(),
+                release.policy.min_units - 1
+            ),
+        },
         audited_against: &release.audited_against,
         hierarchies: release
             .table
@@ -589,6 +800,28 @@ fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+/// Refuses an output path whose format the gate does not write.
+pub(crate) fn check_output(out: &Path) -> Result<(), DisclosureError> {
+    match out.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "csv" | "xlsx" => Ok(()),
+        other => Err(DisclosureError::Request(format!(
+            "unknown output format '.{other}': use .csv or .xlsx"
+        ))),
+    }
+}
+
+/// The files [`write`] writes for `out`.
+pub(crate) fn output_files(out: &Path) -> Vec<PathBuf> {
+    if out.extension().and_then(|e| e.to_str()) == Some("csv") {
+        vec![
+            out.to_path_buf(),
+            PathBuf::from(format!("{}.meta.json", out.display())),
+        ]
+    } else {
+        vec![out.to_path_buf()]
     }
 }
 
@@ -791,9 +1024,8 @@ pub fn record(wh: &Warehouse, release: &Release, files: &[PathBuf]) -> Result<()
         // Kept inside: which cells would have differenced with which earlier release.
         "differencing": release.differencing.iter().map(|f| serde_json::json!({
             "cell": release.table.labels(f.cell),
-            "earlier_release": f.release,
-            "earlier_cell": f.earlier_cell,
-            "units_in_difference": f.difference,
+            "earlier_releases": f.releases,
+            "persons_in_group": f.group,
         })).collect::<Vec<_>>(),
     });
     let (_, lines) = rows(release);

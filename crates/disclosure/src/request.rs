@@ -4,7 +4,6 @@
 //! ```toml
 //! title = "Reimbursed spending by region, province and sex, 2024"
 //! requester = "KCE"
-//! unit = ["person_id"]
 //! sql = """
 //! SELECT p.person_id, m.region, coalesce(m.province, '-') AS province, p.sex, p.reimbursed_total
 //! FROM pati p JOIN ref_municipality_2025 m ON p.municipality_2025 = m.nis WHERE p.year = 2024
@@ -97,7 +96,8 @@ pub struct TableRequest {
     pub requester: String,
     /// The query: one row per unit.
     pub sql: String,
-    /// The unit counted (distinct), default `person_id`.
+    /// The unit counted. The gate decides it: distinct coded persons (`person_id`), whatever
+    /// the query does; a request may only name `person_id` here (older requests did).
     #[serde(default = "default_unit")]
     pub unit: Unit,
     /// The dimensions (1 to 6).
@@ -112,6 +112,10 @@ pub struct TableRequest {
     /// one, are hidden.
     #[serde(default)]
     pub provider: Option<ProviderSpec>,
+    /// The contributor rule on the persons behind sums and means: always applied, with the
+    /// gate's defaults unless the request makes it stricter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contributor: Option<crate::contributor::ContributorRule>,
 }
 
 /// The provider rule of a request: a second query giving, for each unit, the providers
@@ -170,6 +174,12 @@ impl TableRequest {
     pub fn parse(text: &str) -> Result<TableRequest, DisclosureError> {
         let r: TableRequest =
             toml::from_str(text).map_err(|e| DisclosureError::Request(e.to_string()))?;
+        if r.requester.trim() == crate::ledger::ATLAS {
+            return Err(DisclosureError::Request(format!(
+                "requester '{}' is the Atlas's own name: a table request names its requester",
+                crate::ledger::ATLAS
+            )));
+        }
         if r.dimension.is_empty() || r.dimension.len() > 6 {
             return Err(DisclosureError::Request(
                 "a table has 1 to 6 dimensions".into(),
@@ -199,6 +209,25 @@ impl TableRequest {
                         .into(),
                 ));
             }
+        }
+        if r.unit.columns() != ["person_id"] {
+            return Err(DisclosureError::Request(format!(
+                "unit = {:?}: the gate decides the unit; a table counts distinct coded persons \
+                 (the query's person_id column), and no other unit is declared in the gate yet",
+                r.unit.columns()
+            )));
+        }
+        if let Some(c) = &r.contributor
+            && !c.at_least_default()
+        {
+            return Err(DisclosureError::Request(format!(
+                "the contributor rule may be made stricter, not weaker: dominance_n ≥ {}, \
+                 dominance_k ≤ {}, p_percent ≥ {}, protection_percent ≥ {}",
+                crate::contributor::ContributorRule::DEFAULT.dominance_n,
+                crate::contributor::ContributorRule::DEFAULT.dominance_k,
+                crate::contributor::ContributorRule::DEFAULT.p_percent,
+                crate::contributor::ContributorRule::DEFAULT.protection_percent
+            )));
         }
         if r.rounding_base == Some(0) {
             return Err(DisclosureError::Request(

@@ -50,8 +50,11 @@ pub enum Status {
     /// Hidden by a provider rule: too few providers behind the cell, or one (or n)
     /// dominating its amount.
     Provider,
-    /// Hidden because, differenced with a cell released earlier to the same requester (or in
-    /// the same run), it would reveal a small group of units.
+    /// Hidden by the contributor rule: one or two persons make so much of a sum that the
+    /// others in the cell (or anyone who knows them) could estimate their amount.
+    Contributor,
+    /// Hidden because, combined with cells released earlier (to anyone, the Atlas included)
+    /// or in the same run, it would pin down a small group of persons.
     Differencing,
 }
 
@@ -83,16 +86,16 @@ impl Protection {
         }
     }
 
-    /// A cell hidden against differencing, of value `v`: any small difference d (0 < d <
-    /// threshold) with a nested released cell must stay undetermined, which holds when the
-    /// attacker's interval contains [v − threshold, v + threshold].
-    pub fn differencing(cell: usize, v: f64, policy: &Policy) -> Protection {
-        let t = policy.min_units as f64;
+    /// A cell hidden so that a group of `group` persons, pinned down by this cell combined
+    /// with other releases, is free again: the attacker must not exclude that the cell, of
+    /// value `v`, holds `group` persons fewer (the group could then be empty):
+    /// [v − group, v].
+    pub fn differencing(cell: usize, v: f64, group: i64) -> Protection {
         Protection {
             cell,
             measure: None,
-            lower: (v - t).max(0.0),
-            upper: v + t,
+            lower: (v - group as f64).max(0.0),
+            upper: v,
         }
     }
 
@@ -111,8 +114,9 @@ impl Protection {
 
     /// Whether the attacker's interval `b` covers the required one.
     pub fn holds(&self, b: &Bounds) -> bool {
-        const EPS: f64 = 1e-6;
-        b.lower <= self.lower + EPS && b.upper >= self.upper - EPS
+        // Round-off relative to the size of the quantity (sums of amounts can be large).
+        let eps = 1e-6 * self.upper.abs().max(1.0);
+        b.lower <= self.lower + eps && b.upper >= self.upper - eps
     }
 }
 
@@ -153,14 +157,16 @@ impl Pattern {
 fn cheapest(
     table: &Table,
     status: &[Status],
+    fixed: &[bool],
     candidates: impl Iterator<Item = usize>,
 ) -> Option<usize> {
     candidates
         .filter(|&c| status[c] == Status::Released && table.cells[c].units > 0)
-        .min_by_key(|&c| (table.cells[c].units, table.is_margin(c), c))
+        .min_by_key(|&c| (fixed[c], table.cells[c].units, table.is_margin(c), c))
 }
 
 /// Decides the suppression pattern and audits it.
+#[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
 pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureError> {
     suppress_with(table, policy, &Sensitive::default())
 }
@@ -168,13 +174,28 @@ pub fn suppress(table: &Table, policy: &Policy) -> Result<Pattern, DisclosureErr
 /// Cells to hide and protect beyond the small cells.
 #[derive(Debug, Clone, Default)]
 pub struct Sensitive {
-    /// Cells that a cell released earlier would difference down to a small group.
-    pub differencing: Vec<usize>,
-    /// Cells failing a provider rule (too few providers, or one dominating).
-    pub provider: Vec<usize>,
-    /// The measure whose value a provider cell must keep hidden (index in the table's
-    /// measures), and how closely an attacker may estimate it (percent of the value).
-    pub provider_measure: Option<(usize, f64)>,
+    /// Cells that, with other releases, would pin down a small group: each with the size of
+    /// the largest such group.
+    pub differencing: Vec<(usize, i64)>,
+    /// Cells whose amount a magnitude rule protects (the provider rule, or the contributor
+    /// rule on persons' own amounts).
+    pub magnitude: Vec<Magnitude>,
+    /// Cells whose persons are exactly those of a cell released before: public already, so
+    /// hiding them protects little; chosen as cover only when nothing else will do.
+    pub known: Vec<usize>,
+}
+
+/// A cell failing a magnitude rule: hidden, and its sum of one measure protected.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Magnitude {
+    /// The cell.
+    pub cell: usize,
+    /// The measure whose sum must stay hidden (index in the table's measures).
+    pub measure: usize,
+    /// How closely an attacker may estimate that sum (percent of its value).
+    pub percent: f64,
+    /// The rule that failed: [`Status::Provider`] or [`Status::Contributor`].
+    pub status: Status,
 }
 
 /// Decides the suppression pattern with the `sensitive` cells hidden and protected too, and
@@ -197,47 +218,61 @@ pub fn suppress_with(
             }
         })
         .collect();
-    for &c in &sensitive.provider {
-        if status[c] == Status::Released {
-            status[c] = Status::Provider;
+    for m in &sensitive.magnitude {
+        if status[m.cell] == Status::Released {
+            status[m.cell] = m.status;
         }
     }
-    for &c in &sensitive.differencing {
+    let group: HashMap<usize, i64> = sensitive.differencing.iter().copied().collect();
+    for &(c, _) in &sensitive.differencing {
         if status[c] == Status::Released {
             status[c] = Status::Differencing;
         }
     }
-    // The quantities audited: counts (None) and the provider measure (Some(k)).
+    let mut fixed = vec![false; table.cells.len()];
+    // Cells public already: cover of last resort.
+    for &c in &sensitive.known {
+        fixed[c] = status[c] == Status::Released;
+    }
+    // The quantities audited: counts (None) and the protected measures' sums (Some(k)).
     let counts: Vec<f64> = table.cells.iter().map(|c| c.units as f64).collect();
-    let measure: Option<(usize, Vec<f64>, f64)> = sensitive.provider_measure.map(|(k, pct)| {
-        (
-            k,
-            table.cells.iter().map(|c| c.sums[k].max(0.0)).collect(),
-            pct,
-        )
-    });
+    let sums: BTreeMap<usize, Vec<f64>> = sensitive
+        .magnitude
+        .iter()
+        .map(|m| {
+            (
+                m.measure,
+                table
+                    .cells
+                    .iter()
+                    .map(|c| c.sums[m.measure].max(0.0))
+                    .collect(),
+            )
+        })
+        .collect();
     let values = |q: Option<usize>| -> &[f64] {
-        match (&measure, q) {
-            (Some((_, v, _)), Some(_)) => v,
-            _ => &counts,
+        match q {
+            Some(k) => &sums[&k],
+            None => &counts,
         }
     };
     let mut requirement: BTreeMap<(Option<usize>, usize), Protection> = BTreeMap::new();
     for (c, s) in status.iter().enumerate() {
         let p = match s {
             Status::Primary => Protection::small(c, policy),
-            Status::Differencing => Protection::differencing(c, counts[c], policy),
-            Status::Provider => match &measure {
-                Some((k, v, pct)) => {
-                    let p = Protection::provider(c, *k, v[c], *pct);
-                    requirement.insert((Some(*k), c), p);
-                    continue;
-                }
-                None => Protection::small(c, policy),
-            },
+            Status::Differencing => Protection::differencing(c, counts[c], group[&c]),
             _ => continue,
         };
         requirement.insert((None, c), p);
+    }
+    // A cell hidden by a magnitude rule protects the amount that failed it (even when it is
+    // also small: then both its count and its amount are protected).
+    for m in &sensitive.magnitude {
+        let v = sums[&m.measure][m.cell];
+        requirement.insert(
+            (Some(m.measure), m.cell),
+            Protection::provider(m.cell, m.measure, v, m.percent),
+        );
     }
     // The hypercube method (as in tau-ARGUS's GHMITER): hide each protected cell with the
     // corners of the cheapest box around it (one sibling per dimension), so that every
@@ -255,7 +290,7 @@ pub fn suppress_with(
             ),
             Some(_) => (0, 0),
         };
-        if let Some((corners, _)) = cheapest_box(table, &status, p, up, down, false) {
+        if let Some((corners, _)) = cheapest_box(table, &status, &fixed, p, up, down, false) {
             hide_released(&mut status, corners);
         }
     }
@@ -309,7 +344,7 @@ pub fn suppress_with(
     let mut to_check: BTreeSet<(Option<usize>, usize)> = requirement.keys().copied().collect();
     loop {
         rounds += 1;
-        close_single_gaps(table, &equations, &mut status);
+        close_single_gaps(table, &equations, &fixed, &mut status);
         let hidden: Vec<bool> = status.iter().map(|s| *s != Status::Released).collect();
         let bounds = audit_all(&hidden, &|q, c| to_check.contains(&(q, c)))?;
         if audit::trace() {
@@ -375,9 +410,10 @@ pub fn suppress_with(
                             hide.len()
                         );
                     }
-                    hide_released(&mut status, hide);
-                    added = true;
-                    continue;
+                    if hide_released(&mut status, hide) {
+                        added = true;
+                        continue;
+                    }
                 }
             }
             // Another box through the cell (one with a released corner; one that can carry
@@ -388,8 +424,9 @@ pub fn suppress_with(
                 let v = counts[f];
                 let up = (req.upper - v).max(0.0).ceil() as i64;
                 let down = (v - req.lower).max(0.0).ceil() as i64;
-                if let Some((corners, _)) = cheapest_box(table, &status, f, up, down, true) {
-                    hide_released(&mut status, corners);
+                if let Some((corners, _)) = cheapest_box(table, &status, &fixed, f, up, down, true)
+                    && hide_released(&mut status, corners)
+                {
                     added = true;
                     continue;
                 }
@@ -400,7 +437,7 @@ pub fn suppress_with(
                 .flatten()
                 .map(|&k| &equations[k])
                 .flat_map(|e| std::iter::once(e.total).chain(e.parts.iter().copied()));
-            if let Some(c) = cheapest(table, &status, around) {
+            if let Some(c) = cheapest(table, &status, &fixed, around) {
                 if audit::trace() {
                     let b = bounds.iter().find(|(_, b)| b.cell == f).map(|x| x.1);
                     eprintln!(
@@ -418,7 +455,7 @@ pub fn suppress_with(
         }
         if !added {
             // Every neighbour is hidden: widen through any released cell.
-            match cheapest(table, &status, 0..table.cells.len()) {
+            match cheapest(table, &status, &fixed, 0..table.cells.len()) {
                 Some(c) => status[c] = Status::Secondary,
                 None => {
                     return Err(DisclosureError::Audit(
@@ -440,6 +477,7 @@ pub fn suppress_with(
 fn cheapest_box(
     table: &Table,
     status: &[Status],
+    fixed: &[bool],
     cell: usize,
     up: i64,
     down: i64,
@@ -489,7 +527,8 @@ fn cheapest_box(
                     ok = false;
                     break;
                 }
-                cost += units;
+                // A cell public already is poor cover: only when nothing else will do.
+                cost += if fixed[c] { units + 1_000_000 } else { units };
             }
             if mask != 0 {
                 let need = if mask.count_ones() % 2 == 1 { up } else { down };
@@ -523,24 +562,27 @@ fn cheapest_box(
     }
 }
 
-/// Hides (as secondary) the released cells among `cells`.
-fn hide_released(status: &mut [Status], cells: impl IntoIterator<Item = usize>) {
+/// Hides (as secondary) the released cells among `cells`; whether any was.
+fn hide_released(status: &mut [Status], cells: impl IntoIterator<Item = usize>) -> bool {
+    let mut any = false;
     for c in cells {
         if status[c] == Status::Released {
             status[c] = Status::Secondary;
+            any = true;
         }
     }
+    any
 }
 
 /// No equation may have exactly one hidden cell (it would be recomputed exactly).
-fn close_single_gaps(table: &Table, equations: &[Equation], status: &mut [Status]) {
+fn close_single_gaps(table: &Table, equations: &[Equation], fixed: &[bool], status: &mut [Status]) {
     loop {
         let mut changed = false;
         for e in equations {
             let members = || std::iter::once(e.total).chain(e.parts.iter().copied());
             let hidden = members().filter(|&c| status[c] != Status::Released).count();
             if hidden == 1
-                && let Some(c) = cheapest(table, status, members())
+                && let Some(c) = cheapest(table, status, fixed, members())
             {
                 status[c] = Status::Secondary;
                 changed = true;

@@ -170,6 +170,7 @@ impl Table {
     /// dimension) the number of units and the sums of the measures, when every unit is in
     /// exactly one leaf (e.g. persons by area, sex and age group). The table then keeps no
     /// unit keys (no differencing check against it).
+    #[cfg(any(test, feature = "internals"))]
     pub fn from_leaves<'a>(
         dimensions: Vec<Dimension>,
         measures: Vec<String>,
@@ -255,6 +256,11 @@ impl Table {
                 .collect();
         }
         combos
+    }
+
+    /// Cell-index stride of each dimension.
+    pub fn strides(&self) -> &[usize] {
+        &self.strides
     }
 
     /// Cell index of a combination of nodes (one per dimension).

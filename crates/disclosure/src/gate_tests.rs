@@ -2,9 +2,9 @@
 //! protected according to an LP solved independently of the gate's own audit, no margin that
 //! recomputes a hidden cell.
 
-use aim_disclosure::audit::Bounds;
-use aim_disclosure::table::Equation;
-use aim_disclosure::{Dimension, Policy, Status, Table, suppress};
+use crate::audit::Bounds;
+use crate::suppress::{Pattern, Policy, Status, suppress};
+use crate::table::{Dimension, Equation, Table};
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 use proptest::prelude::*;
 
@@ -99,7 +99,7 @@ fn independent_bounds(
     (out[0], out[1])
 }
 
-fn check(t: &Table, policy: &Policy) -> aim_disclosure::Pattern {
+fn check(t: &Table, policy: &Policy) -> Pattern {
     let pattern = suppress(t, policy).unwrap();
     let equations = t.equations();
     let hidden: Vec<bool> = pattern

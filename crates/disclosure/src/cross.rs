@@ -1,0 +1,1095 @@
+//! The audit of a release against every other: whatever anyone was given before (any
+//! requester, the published Atlas) and the other releases of the same run.
+//!
+//! The released cells of all releases cut the persons into *atoms*: the persons who are in
+//! exactly the same released cells (the regions of the cells' Venn diagram). Every released
+//! count is a linear equation over atom counts, so an attacker who holds every release knows
+//! exactly the non-negative atom counts that satisfy all of them, and nothing more. The audit
+//! bounds, by the same linear programming as a table's own audit ([`crate::audit`]), every atom
+//! whose true count is small (1 to threshold − 1) and every cell that some release hid while
+//! small, when that cell is a union of atoms. Such a group is *pinned* when the attacker can
+//! prove it has between 1 and threshold − 1 persons: its lower bound is above 0 and its upper
+//! bound below the threshold. A pinned group is freed by hiding a cell of the new release
+//! (which its table's own audit then protects by ± threshold), until nothing is pinned.
+//!
+//! The system stays small: a released cell whose children along some dimension are all
+//! released adds nothing (its equation is the sum of theirs) and is left out, and the atoms
+//! split into independent groups linked by shared equations; only the groups that contain an
+//! equation of the new release can have changed, the others were audited before.
+
+use crate::DisclosureError;
+use crate::audit;
+use crate::suppress::{Policy, Status};
+use crate::table::{Equation, Table};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A release already out (or earlier in this run), with its units.
+#[derive(Debug, Clone, Copy)]
+pub struct Earlier<'a> {
+    /// Its release id.
+    pub id: &'a str,
+    /// Its table (with the units of every cell).
+    pub table: &'a Table,
+    /// Which of its cells were released.
+    pub status: &'a [Status],
+    /// Its policy.
+    pub policy: Policy,
+    /// Checked by pairs of nested cells only, not by atoms (the Atlas's tables, until they
+    /// are gated as one linked set: docs/disclosure.md).
+    pub pairs_only: bool,
+}
+
+/// A cell of the new table to hide because, with the earlier releases, the release would pin
+/// down a small group of persons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The cell of the new table.
+    pub cell: usize,
+    /// The earlier releases whose cells take part in the pinning equations.
+    pub releases: Vec<String>,
+    /// Persons in the pinned group (internal: never written to a release's metadata).
+    pub group: i64,
+}
+
+/// A released cell kept as an equation: release, cell, persons.
+struct Constraint {
+    release: usize,
+    cell: usize,
+    count: i64,
+}
+
+/// Whether released cell `c` is the sum of released cells along some dimension (its equation
+/// then follows from theirs).
+fn redundant(table: &Table, status: &[Status], c: usize) -> bool {
+    let nodes = table.nodes(c);
+    table.dimensions.iter().enumerate().any(|(d, dim)| {
+        let node = &dim.nodes[nodes[d]];
+        !node.children.is_empty()
+            && node.children.iter().all(|&child| {
+                let mut n = nodes.clone();
+                n[d] = child;
+                status[table.index(&n)] == Status::Released
+            })
+    })
+}
+
+/// Per cell, a fingerprint of its set of persons (their number and the wrapping sum of a hash
+/// of each key): equal sets have equal fingerprints.
+fn fingerprints(table: &Table) -> Vec<(i64, u64)> {
+    use std::hash::{Hash, Hasher};
+    let mut out: Vec<(i64, u64)> = table.cells.iter().map(|c| (c.units, 0)).collect();
+    for (key, paths) in &table.members {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        let h = h.finish();
+        for c in table.cells_of(paths) {
+            out[c].1 = out[c].1.wrapping_add(h);
+        }
+    }
+    out
+}
+
+/// The cells of `table` whose persons are exactly those of a cell some earlier release
+/// released: public already (hiding them protects nothing).
+pub fn known_cells(table: &Table, earlier: &[Earlier]) -> Vec<usize> {
+    if earlier.is_empty() {
+        return Vec::new();
+    }
+    let mut public: std::collections::HashSet<(i64, u64)> = std::collections::HashSet::new();
+    for e in earlier {
+        for (c, f) in fingerprints(e.table).into_iter().enumerate() {
+            if e.status[c] == Status::Released && f.0 > 0 {
+                public.insert(f);
+            }
+        }
+    }
+    fingerprints(table)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, f)| f.0 > 0 && public.contains(f))
+        .map(|(c, _)| c)
+        .collect()
+}
+
+fn find(parent: &mut [u32], x: u32) -> u32 {
+    let mut r = x;
+    while parent[r as usize] != r {
+        r = parent[r as usize];
+    }
+    let mut y = x;
+    while parent[y as usize] != r {
+        let next = parent[y as usize];
+        parent[y as usize] = r;
+        y = next;
+    }
+    r
+}
+
+/// The cells of the new release (`table`, `status`, `policy`) to hide so that, with every
+/// release in `earlier`, no small group of persons is pinned down. Empty when none.
+pub fn findings(
+    table: &Table,
+    status: &[Status],
+    policy: &Policy,
+    earlier: &[Earlier],
+) -> Result<Vec<Finding>, DisclosureError> {
+    let mut merged: BTreeMap<usize, Finding> = BTreeMap::new();
+    for f in earlier
+        .iter()
+        .filter(|e| e.pairs_only)
+        .flat_map(|e| nested_pairs(table, status, policy, e))
+    {
+        match merged.get_mut(&f.cell) {
+            Some(m) => {
+                m.group = m.group.max(f.group);
+                m.releases.extend(f.releases);
+            }
+            None => {
+                merged.insert(f.cell, f);
+            }
+        }
+    }
+    let mut out: Vec<Finding> = merged.into_values().collect();
+    let earlier: Vec<Earlier> = earlier.iter().filter(|e| !e.pairs_only).copied().collect();
+    let mut atoms = by_atoms(table, status, policy, &earlier)?;
+    atoms.retain(|f| !out.iter().any(|o| o.cell == f.cell));
+    out.extend(atoms);
+    out.sort_by_key(|f| f.cell);
+    Ok(out)
+}
+
+/// Every released cell of the new table nested with a released cell of `earlier` (either
+/// way) whose difference holds 1 to threshold − 1 persons, the threshold being the stricter
+/// of the two policies: one finding per new cell.
+fn nested_pairs(
+    table: &Table,
+    status: &[Status],
+    policy: &Policy,
+    earlier: &Earlier,
+) -> Vec<Finding> {
+    let threshold = policy.min_units.max(earlier.policy.min_units);
+    let theirs: HashMap<&str, Vec<u32>> = earlier
+        .table
+        .members
+        .iter()
+        .map(|(key, paths)| {
+            let cells = earlier
+                .table
+                .cells_of(paths)
+                .into_iter()
+                .filter(|&c| earlier.status[c] == Status::Released)
+                .map(|c| c as u32)
+                .collect();
+            (key.as_str(), cells)
+        })
+        .collect();
+    let mut shared: HashMap<(u32, u32), i64> = HashMap::new();
+    for (key, paths) in &table.members {
+        let Some(other) = theirs.get(key.as_str()) else {
+            continue;
+        };
+        for a in table.cells_of(paths) {
+            if status[a] != Status::Released {
+                continue;
+            }
+            for &b in other {
+                *shared.entry((a as u32, b)).or_default() += 1;
+            }
+        }
+    }
+    let mut worst: BTreeMap<usize, i64> = BTreeMap::new();
+    for ((a, b), both) in shared {
+        let na = table.cells[a as usize].units;
+        let nb = earlier.table.cells[b as usize].units;
+        // A ⊂ B (or B ⊂ A): the intersection is the whole of the smaller cell.
+        let difference = if both == na && nb > na {
+            nb - na
+        } else if both == nb && na > nb {
+            na - nb
+        } else {
+            continue;
+        };
+        if difference < threshold {
+            let g = worst.entry(a as usize).or_insert(0);
+            *g = (*g).max(difference);
+        }
+    }
+    worst
+        .into_iter()
+        .map(|(cell, group)| Finding {
+            cell,
+            releases: vec![earlier.id.to_string()],
+            group,
+        })
+        .collect()
+}
+
+/// The audit by atoms against `earlier`.
+fn by_atoms(
+    table: &Table,
+    status: &[Status],
+    policy: &Policy,
+    earlier: &[Earlier],
+) -> Result<Vec<Finding>, DisclosureError> {
+    if earlier.is_empty() {
+        // Alone, a table is covered by its own audit.
+        return Ok(Vec::new());
+    }
+    let threshold = earlier
+        .iter()
+        .map(|e| e.policy.min_units)
+        .fold(policy.min_units, i64::max);
+    let releases: Vec<(&Table, &[Status])> = earlier
+        .iter()
+        .map(|e| (e.table, e.status))
+        .chain(std::iter::once((table, status)))
+        .collect();
+    let new = releases.len() - 1;
+
+    // The equations (released cells that are not sums of released cells) and the groups to
+    // check beyond atoms (hidden cells with a small count), numbered per release and cell.
+    let mut constraints: Vec<Constraint> = Vec::new();
+    let mut kept: Vec<HashMap<usize, u32>> = Vec::with_capacity(releases.len());
+    let mut hidden_small: Vec<(usize, i64)> = Vec::new();
+    let mut hidden_small_cell: Vec<(usize, usize)> = Vec::new();
+    let mut small_id: Vec<HashMap<usize, u32>> = Vec::with_capacity(releases.len());
+    for (r, (t, st)) in releases.iter().enumerate() {
+        let mut k = HashMap::new();
+        let mut s = HashMap::new();
+        for (c, cell) in t.cells.iter().enumerate() {
+            if cell.units <= 0 {
+                continue;
+            }
+            if st[c] == Status::Released {
+                if !redundant(t, st, c) {
+                    k.insert(c, constraints.len() as u32);
+                    constraints.push(Constraint {
+                        release: r,
+                        cell: c,
+                        count: cell.units,
+                    });
+                }
+            } else if cell.units < threshold {
+                s.insert(c, hidden_small.len() as u32);
+                hidden_small.push((r, cell.units));
+                hidden_small_cell.push((r, c));
+            }
+        }
+        kept.push(k);
+        small_id.push(s);
+    }
+
+    // Every person's signature: the equations it is counted in.
+    let mut person: HashMap<&str, u32> = HashMap::new();
+    let mut signature: Vec<Vec<u32>> = Vec::new();
+    let mut in_small: Vec<Vec<u32>> = Vec::new();
+    for (r, (t, _)) in releases.iter().enumerate() {
+        for (key, paths) in &t.members {
+            let next = person.len() as u32;
+            let p = *person.entry(key.as_str()).or_insert(next) as usize;
+            if p == signature.len() {
+                signature.push(Vec::new());
+                in_small.push(Vec::new());
+            }
+            for c in t.cells_of(paths) {
+                if let Some(&k) = kept[r].get(&c) {
+                    signature[p].push(k);
+                } else if let Some(&s) = small_id[r].get(&c) {
+                    in_small[p].push(s);
+                }
+            }
+        }
+    }
+    // Atoms: persons with the same signature. Persons in no equation are in no atom (their
+    // number is bounded by nothing).
+    let mut atom_of_signature: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut atom_count: Vec<i64> = Vec::new();
+    let mut atoms_of: Vec<Vec<u32>> = vec![Vec::new(); constraints.len()];
+    let mut atom: Vec<Option<u32>> = Vec::with_capacity(signature.len());
+    for mut sig in signature {
+        if sig.is_empty() {
+            atom.push(None);
+            continue;
+        }
+        sig.sort_unstable();
+        sig.dedup();
+        let next = atom_count.len() as u32;
+        let a = *atom_of_signature.entry(sig.clone()).or_insert_with(|| {
+            for &k in &sig {
+                atoms_of[k as usize].push(next);
+            }
+            next
+        });
+        if a == next {
+            atom_count.push(0);
+        }
+        atom_count[a as usize] += 1;
+        atom.push(Some(a));
+    }
+    // A hidden small cell is checked when it is a union of atoms.
+    let mut small_atoms: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); hidden_small.len()];
+    let mut small_outside = vec![false; hidden_small.len()];
+    for (p, cells) in in_small.iter().enumerate() {
+        for &s in cells {
+            match atom[p] {
+                Some(a) => {
+                    small_atoms[s as usize].insert(a);
+                }
+                None => small_outside[s as usize] = true,
+            }
+        }
+    }
+    let unions: Vec<(usize, Vec<u32>)> = small_atoms
+        .into_iter()
+        .enumerate()
+        .filter(|(s, atoms)| {
+            !small_outside[*s]
+                && !atoms.is_empty()
+                && atoms.iter().map(|&a| atom_count[a as usize]).sum::<i64>() == hidden_small[*s].1
+        })
+        .map(|(s, atoms)| (s, atoms.into_iter().collect()))
+        .collect();
+
+    // Groups of atoms linked by equations; only those holding an equation of the new release.
+    let n_atoms = atom_count.len();
+    let mut parent: Vec<u32> = (0..n_atoms as u32).collect();
+    for atoms in &atoms_of {
+        if let Some((&first, rest)) = atoms.split_first() {
+            for &a in rest {
+                let (x, y) = (find(&mut parent, first), find(&mut parent, a));
+                if x != y {
+                    parent[x as usize] = y;
+                }
+            }
+        }
+    }
+    let mut touched = vec![false; n_atoms];
+    for (k, c) in constraints.iter().enumerate() {
+        if c.release == new
+            && let Some(&a) = atoms_of[k].first()
+        {
+            let root = find(&mut parent, a) as usize;
+            touched[root] = true;
+        }
+    }
+    let root: Vec<usize> = (0..n_atoms as u32)
+        .map(|a| find(&mut parent, a) as usize)
+        .collect();
+    let relevant = |a: u32| touched[root[a as usize]];
+
+    // The attacker's system, in the audit's terms: atoms and checked unions are unknown
+    // cells, released cells known ones; an equation per released cell (its count = the sum of
+    // its atoms) and per union.
+    let mut values: Vec<f64> = Vec::new();
+    let mut hidden: Vec<bool> = Vec::new();
+    let mut equations: Vec<Equation> = Vec::new();
+    let mut from_new: Vec<bool> = Vec::new();
+    let mut targets: Vec<Vec<usize>> = Vec::new();
+    let mut what: Vec<(Option<usize>, Vec<u32>)> = Vec::new();
+    let mut atom_var: HashMap<u32, usize> = HashMap::new();
+    for a in 0..n_atoms as u32 {
+        if !relevant(a) {
+            continue;
+        }
+        let v = values.len();
+        atom_var.insert(a, v);
+        values.push(atom_count[a as usize] as f64);
+        hidden.push(true);
+        if atom_count[a as usize] < threshold {
+            targets.push(vec![v]);
+            what.push((None, vec![a]));
+        }
+    }
+    for (k, c) in constraints.iter().enumerate() {
+        let Some(&first) = atoms_of[k].first() else {
+            continue;
+        };
+        if !relevant(first) {
+            continue;
+        }
+        let v = values.len();
+        values.push(c.count as f64);
+        hidden.push(false);
+        from_new.push(c.release == new);
+        equations.push(Equation {
+            total: v,
+            parts: atoms_of[k].iter().map(|a| atom_var[a]).collect(),
+        });
+    }
+    for (s, atoms) in &unions {
+        if atoms.len() < 2 || !relevant(atoms[0]) {
+            // One atom: checked as an atom.
+            continue;
+        }
+        targets.push(atoms.iter().map(|a| atom_var[a]).collect());
+        what.push((Some(*s), atoms.clone()));
+    }
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    if audit::trace() {
+        eprintln!(
+            "cross-release audit: {} releases, {} equations, {} persons, {} atoms ({} in groups the new release touches), {} targets",
+            releases.len(),
+            constraints.len(),
+            atom.len(),
+            n_atoms,
+            atom_var.len(),
+            targets.len()
+        );
+    }
+    let t = threshold as f64;
+    let mut bounds = pinned(&values, &hidden, &equations, &targets, t)?;
+    if !bounds.is_empty() {
+        // A group the earlier releases pin down by themselves (released before this audit
+        // existed) is not this release's doing: no cell of it can free the group.
+        let before: Vec<Equation> = equations
+            .iter()
+            .zip(&from_new)
+            .filter(|(_, n)| !**n)
+            .map(|(e, _)| e.clone())
+            .collect();
+        let suspects: Vec<Vec<usize>> = bounds.iter().map(|b| targets[b.cell].clone()).collect();
+        let already: BTreeSet<usize> = pinned(&values, &hidden, &before, &suspects, t)?
+            .into_iter()
+            .map(|b| bounds[b.cell].cell)
+            .collect();
+        if !already.is_empty() && audit::trace() {
+            eprintln!(
+                "  {} small group(s) pinned by earlier releases alone (not this release's doing)",
+                already.len()
+            );
+        }
+        bounds.retain(|b| !already.contains(&b.cell));
+    }
+    let mut out: Vec<Finding> = Vec::new();
+    let mut chosen: BTreeSet<usize> = BTreeSet::new();
+    for b in bounds {
+        let (_, atoms) = &what[b.cell];
+        let group_root = root[atoms[0] as usize];
+        // The new release's equations in the group: those counting the pinned persons
+        // first, then any; the smallest cell first.
+        let pinned: BTreeSet<u32> = atoms.iter().copied().collect();
+        let mut candidates: Vec<(bool, i64, usize)> = constraints
+            .iter()
+            .enumerate()
+            .filter(|(k, c)| {
+                c.release == new
+                    && atoms_of[*k]
+                        .first()
+                        .is_some_and(|&a| root[a as usize] == group_root)
+            })
+            .map(|(k, c)| {
+                let counts_them = atoms_of[k].iter().any(|a| pinned.contains(a));
+                (!counts_them, c.count, c.cell)
+            })
+            .collect();
+        candidates.sort_unstable();
+        let Some(&(_, _, cell)) = candidates.first() else {
+            continue;
+        };
+        if audit::trace() {
+            let (union, _) = &what[b.cell];
+            eprintln!(
+                "  pinned {} of {} atom(s) to [{:.2}, {:.2}]: hiding {:?} = {}",
+                match union {
+                    Some(s) => {
+                        let (r, c) = hidden_small_cell[*s];
+                        format!("hidden cell {:?} of release {r}", releases[r].0.labels(c))
+                    }
+                    None => "an atom".to_string(),
+                },
+                atoms.len(),
+                b.lower,
+                b.upper,
+                table.labels(cell),
+                table.cells[cell].units
+            );
+        }
+        if !chosen.insert(cell) {
+            continue;
+        }
+        let mut involved: BTreeSet<String> = BTreeSet::new();
+        for (k, c) in constraints.iter().enumerate() {
+            if c.release != new
+                && atoms_of[k]
+                    .first()
+                    .is_some_and(|&a| root[a as usize] == group_root)
+            {
+                involved.insert(earlier[c.release].id.to_string());
+            }
+        }
+        out.push(Finding {
+            cell,
+            releases: involved.into_iter().collect(),
+            group: b.lower.round() as i64,
+        });
+    }
+    out.sort_by_key(|f| f.cell);
+    Ok(out)
+}
+
+/// The `targets` (each a set of unknowns of a system of equations `total = Σ parts` over
+/// non-negative unknowns, `hidden`, with the known values of the others) whose sum every
+/// solution holds between 1 and `t` − 1 (LP relaxation): each returned with its index in
+/// `targets` (as `cell`) and its exact minimum and maximum.
+///
+/// Few LPs: a group is free as soon as one solution puts it at 0 or at `t` or more, so
+/// solutions minimising the sum of the open groups' unknowns free most at once (on atoms most
+/// small groups can be emptied), one maximising their sum capped at `t` frees more, and only the
+/// rest go to the audit's warm-started LPs, one per bound (a group of several unknowns then
+/// gets an unknown of its own).
+fn pinned(
+    values: &[f64],
+    hidden: &[bool],
+    equations: &[Equation],
+    targets: &[Vec<usize>],
+    t: f64,
+) -> Result<Vec<audit::Bounds>, DisclosureError> {
+    use microlp::{ComparisonOp, OptimizationDirection, Problem};
+    const EPS: f64 = 1e-6;
+    // Groups of unknowns linked by equations.
+    let n = values.len();
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    for e in equations {
+        let mut unknown = std::iter::once(e.total)
+            .chain(e.parts.iter().copied())
+            .filter(|&c| hidden[c]);
+        if let Some(first) = unknown.next() {
+            for c in unknown {
+                let (x, y) = (find(&mut parent, first as u32), find(&mut parent, c as u32));
+                if x != y {
+                    parent[x as usize] = y;
+                }
+            }
+        }
+    }
+    // A target's unknowns are solved together: their groups are one.
+    for members in targets {
+        if let Some((&first, rest)) = members.split_first() {
+            for &c in rest {
+                let (x, y) = (find(&mut parent, first as u32), find(&mut parent, c as u32));
+                if x != y {
+                    parent[x as usize] = y;
+                }
+            }
+        }
+    }
+    // Targets and equations by group.
+    let mut groups: HashMap<u32, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for (i, members) in targets.iter().enumerate() {
+        if let Some(&first) = members.first() {
+            let r = find(&mut parent, first as u32);
+            groups.entry(r).or_default().0.push(i);
+        }
+    }
+    for (k, e) in equations.iter().enumerate() {
+        if let Some(c) = std::iter::once(e.total)
+            .chain(e.parts.iter().copied())
+            .find(|&c| hidden[c])
+        {
+            let r = find(&mut parent, c as u32);
+            if let Some(g) = groups.get_mut(&r) {
+                g.1.push(k);
+            }
+        }
+    }
+    let mut still_open: Vec<usize> = Vec::new();
+    let mut keys: Vec<u32> = groups.keys().copied().collect();
+    keys.sort_unstable();
+    for key in keys {
+        let (group_targets, eqs) = &groups[&key];
+        // The group's unknowns, numbered.
+        let mut pos: HashMap<usize, usize> = HashMap::new();
+        for &k in eqs {
+            let e = &equations[k];
+            for c in std::iter::once(e.total).chain(e.parts.iter().copied()) {
+                if hidden[c] {
+                    let next = pos.len();
+                    pos.entry(c).or_insert(next);
+                }
+            }
+        }
+        for &i in group_targets {
+            for &c in &targets[i] {
+                let next = pos.len();
+                pos.entry(c).or_insert(next);
+            }
+        }
+        let rows: Vec<(Vec<(usize, f64)>, f64)> = eqs
+            .iter()
+            .map(|&k| {
+                let e = &equations[k];
+                let mut coef = Vec::new();
+                let mut rhs = 0.0;
+                for (c, sign) in
+                    std::iter::once((e.total, 1.0)).chain(e.parts.iter().map(|&p| (p, -1.0)))
+                {
+                    if hidden[c] {
+                        coef.push((pos[&c], sign));
+                    } else {
+                        rhs -= sign * values[c];
+                    }
+                }
+                (coef, rhs)
+            })
+            .collect();
+        let sum = |x: &[f64], i: usize| -> f64 { targets[i].iter().map(|c| x[pos[c]]).sum() };
+        // One LP over the group: weights on unknowns, and sums of unknowns counted up to `t`.
+        let solve = |dir: OptimizationDirection,
+                     weights: &[(usize, f64)],
+                     capped: &[Vec<usize>]|
+         -> Result<Option<Vec<f64>>, DisclosureError> {
+            let mut w = vec![0.0; pos.len()];
+            for &(i, x) in weights {
+                w[i] += x;
+            }
+            let mut p = Problem::new(dir);
+            let vars: Vec<_> = w
+                .iter()
+                .map(|&x| p.add_var(x, (0.0, f64::INFINITY)))
+                .collect();
+            for (coef, rhs) in &rows {
+                let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();
+                p.add_constraint(&terms, ComparisonOp::Eq, *rhs);
+            }
+            for members in capped {
+                let y = p.add_var(1.0, (0.0, t));
+                let mut terms = vec![(y, 1.0)];
+                terms.extend(members.iter().map(|&i| (vars[i], -1.0)));
+                p.add_constraint(&terms, ComparisonOp::Le, 0.0);
+            }
+            match p.solve() {
+                Ok(o) => {
+                    let sol = o
+                        .into_solution()
+                        .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
+                    Ok(Some(vars.iter().map(|v| sol.var_value(*v)).collect()))
+                }
+                Err(microlp::Error::Unbounded) => Ok(None),
+                Err(e) => Err(DisclosureError::Audit(e.to_string())),
+            }
+        };
+        let mut open: Vec<usize> = group_targets.clone();
+        // Solutions emptying as many open groups as they can.
+        for _ in 0..8 {
+            if open.is_empty() {
+                break;
+            }
+            let w: Vec<(usize, f64)> = open
+                .iter()
+                .flat_map(|&i| targets[i].iter().map(|c| (pos[c], 1.0)))
+                .collect();
+            let Some(x) = solve(OptimizationDirection::Minimize, &w, &[])? else {
+                break;
+            };
+            let before = open.len();
+            open.retain(|&i| sum(&x, i) > EPS);
+            if audit::trace() {
+                eprintln!("  min witness: {} of {before} open left", open.len());
+            }
+            if open.len() == before {
+                break;
+            }
+        }
+        // A solution carrying as many as it can to `t`.
+        if !open.is_empty() {
+            let capped: Vec<Vec<usize>> = open
+                .iter()
+                .map(|&i| targets[i].iter().map(|c| pos[c]).collect())
+                .collect();
+            if let Some(x) = solve(OptimizationDirection::Maximize, &[], &capped)? {
+                open.retain(|&i| sum(&x, i) < t - EPS);
+            }
+        }
+        if audit::trace() {
+            eprintln!(
+                "  group of {} unknowns, {} targets: {} open after witnesses",
+                pos.len(),
+                group_targets.len(),
+                open.len()
+            );
+        }
+        still_open.extend(open);
+    }
+    if still_open.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The rest by the audit's warm-started LPs (exact bounds, or a value reaching 0 or `t`);
+    // a group of several unknowns gets an unknown of its own, equal to their sum.
+    let mut values = values.to_vec();
+    let mut hidden = hidden.to_vec();
+    let mut equations = equations.to_vec();
+    let mut var_of: Vec<(usize, usize)> = Vec::with_capacity(still_open.len());
+    for &i in &still_open {
+        let members = &targets[i];
+        let v = if members.len() == 1 {
+            members[0]
+        } else {
+            let v = values.len();
+            values.push(members.iter().map(|&c| values[c]).sum());
+            hidden.push(true);
+            equations.push(Equation {
+                total: v,
+                parts: members.clone(),
+            });
+            v
+        };
+        var_of.push((i, v));
+    }
+    let vars: Vec<usize> = var_of.iter().map(|&(_, v)| v).collect();
+    let required: audit::Required = vars.iter().map(|&v| (v, (0.0, t))).collect();
+    let bounds = audit::bounds_cached(
+        &values,
+        &hidden,
+        &equations,
+        &vars,
+        &required,
+        &mut audit::Cache::default(),
+    )?;
+    let by_var: HashMap<usize, audit::Bounds> = bounds.into_iter().map(|b| (b.cell, b)).collect();
+    Ok(var_of
+        .into_iter()
+        .filter_map(|(i, v)| {
+            let b = by_var.get(&v)?;
+            (b.lower > EPS && b.upper < t - EPS).then_some(audit::Bounds {
+                cell: i,
+                lower: b.lower,
+                upper: b.upper,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::Dimension;
+
+    /// A one-dimension table by group over the given (person, group) rows.
+    fn by_group(rows: &[(String, String)]) -> Table {
+        Table::from_units(
+            vec![Dimension::new("age", &["group"], "all")],
+            vec![],
+            rows.iter()
+                .map(|(k, g)| (k.clone(), vec![vec![g.as_str()]], vec![])),
+        )
+        .unwrap()
+    }
+
+    fn released(t: &Table) -> Vec<Status> {
+        vec![Status::Released; t.cells.len()]
+    }
+
+    #[test]
+    fn two_overlapping_age_bands_differing_by_one_person_are_caught() {
+        // 0–17 and 0–18: the same 20 children, plus one person aged 18 in the second.
+        let first: Vec<(String, String)> = (0..60)
+            .map(|i| (format!("p{i}"), if i < 20 { "0-17" } else { "18+" }.into()))
+            .collect();
+        let second: Vec<(String, String)> = (0..60)
+            .map(|i| (format!("p{i}"), if i < 21 { "0-18" } else { "19+" }.into()))
+            .collect();
+        let (a, b) = (by_group(&first), by_group(&second));
+        let (sa, sb) = (released(&a), released(&b));
+        let earlier = [Earlier {
+            id: "r1",
+            table: &a,
+            status: &sa,
+            policy: Policy::POPULATION,
+            pairs_only: false,
+        }];
+        let f = findings(&b, &sb, &Policy::POPULATION, &earlier).unwrap();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].group, 1);
+        assert_eq!(f[0].releases, vec!["r1".to_string()]);
+        // Once that cell is hidden (with its sibling, as its table's audit would), nothing
+        // is pinned.
+        let mut status = sb.clone();
+        for s in status.iter_mut().skip(1) {
+            *s = Status::Secondary;
+        }
+        assert!(
+            findings(&b, &status, &Policy::POPULATION, &earlier)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_superset_minus_two_disjoint_subsets_is_caught_where_no_pair_differs_by_little() {
+        // Release 1: 30 persons aged 0–9 and 30 aged 10–19 (as two tables' cells), release
+        // 2: the 63 persons aged 0–20. No two cells are nested with a small difference (63 −
+        // 30 = 33), but 63 − 30 − 30 = 3 persons aged 20.
+        let young: Vec<(String, String)> =
+            (0..30).map(|i| (format!("p{i}"), "0-9".into())).collect();
+        let teen: Vec<(String, String)> = (30..60)
+            .map(|i| (format!("p{i}"), "10-19".into()))
+            .collect();
+        let all: Vec<(String, String)> =
+            (0..63).map(|i| (format!("p{i}"), "0-20".into())).collect();
+        let (a, b, c) = (by_group(&young), by_group(&teen), by_group(&all));
+        let (sa, sb, sc) = (released(&a), released(&b), released(&c));
+        let earlier = [
+            Earlier {
+                id: "young",
+                table: &a,
+                status: &sa,
+                policy: Policy::POPULATION,
+                pairs_only: false,
+            },
+            Earlier {
+                id: "teen",
+                table: &b,
+                status: &sb,
+                policy: Policy::POPULATION,
+                pairs_only: false,
+            },
+        ];
+        let f = findings(&c, &sc, &Policy::POPULATION, &earlier).unwrap();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].group, 3);
+        assert_eq!(f[0].releases.len(), 2);
+    }
+
+    #[test]
+    fn the_same_table_twice_or_a_sample_of_it_pins_nothing() {
+        let rows: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("p{i}"), if i < 30 { "a" } else { "b" }.into()))
+            .collect();
+        let t = by_group(&rows);
+        let s = released(&t);
+        let earlier = [Earlier {
+            id: "r1",
+            table: &t,
+            status: &s,
+            policy: Policy::POPULATION,
+            pairs_only: false,
+        }];
+        assert!(
+            findings(&t, &s, &Policy::POPULATION, &earlier)
+                .unwrap()
+                .is_empty()
+        );
+        let half: Vec<(String, String)> = rows.iter().step_by(2).cloned().collect();
+        let sample = by_group(&half);
+        let ss = released(&sample);
+        assert!(
+            findings(&sample, &ss, &Policy::SAMPLE, &earlier)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+/// Random sequences of overlapping releases, each settled against all before it, checked by an
+/// independent LP over all releases together (every atom and every hidden small cell that is a
+/// union of atoms, one LP per bound over the whole system, no decomposition, no redundancy
+/// elimination, no witness).
+#[cfg(test)]
+mod property {
+    use super::*;
+    use crate::suppress::{Sensitive, suppress_with};
+    use crate::table::Dimension;
+    use microlp::{ComparisonOp, OptimizationDirection, Problem};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// A person: age 0..=9 and a group a/b/c.
+    type Person = (u8, u8);
+
+    /// A release: persons with age in [lo, hi] (and in group g if given), by a dimension.
+    #[derive(Debug, Clone)]
+    struct Spec {
+        lo: u8,
+        hi: u8,
+        group: Option<u8>,
+        by_age: bool,
+    }
+
+    fn tabulate(people: &[Person], s: &Spec) -> Option<Table> {
+        let rows: Vec<(String, Vec<Vec<String>>)> = people
+            .iter()
+            .enumerate()
+            .filter(|(_, (a, g))| (s.lo..=s.hi).contains(a) && s.group.is_none_or(|x| x == *g))
+            .map(|(i, (a, g))| {
+                let v = if s.by_age {
+                    format!("age{a}")
+                } else {
+                    format!("g{g}")
+                };
+                (format!("p{i}"), vec![vec![v]])
+            })
+            .collect();
+        if rows.is_empty() {
+            return None;
+        }
+        Table::from_units(
+            vec![Dimension::new("d", &["v"], "all")],
+            vec![],
+            rows.iter().map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.iter()
+                        .map(|l| l.iter().map(String::as_str).collect())
+                        .collect(),
+                    vec![],
+                )
+            }),
+        )
+        .ok()
+    }
+
+    /// Whether the whole system pins any atom or hidden small union to [1, T − 1].
+    fn pinned(releases: &[(Table, Vec<Status>)], t: i64) -> Option<String> {
+        let mut sig: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        let mut hidden_of: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        for (r, (table, status)) in releases.iter().enumerate() {
+            for (key, paths) in &table.members {
+                for c in table.cells_of(paths) {
+                    if status[c] == Status::Released {
+                        sig.entry(key.clone()).or_default().push((r, c));
+                    } else {
+                        hidden_of.entry(key.clone()).or_default().push((r, c));
+                    }
+                }
+            }
+        }
+        let mut atoms: BTreeMap<Vec<(usize, usize)>, Vec<String>> = BTreeMap::new();
+        for (k, s) in &sig {
+            atoms.entry(s.clone()).or_default().push(k.clone());
+        }
+        type Atom = (Vec<(usize, usize)>, Vec<String>);
+        let atom_list: Vec<Atom> = atoms.into_iter().collect();
+        let atom_of: BTreeMap<&str, usize> = atom_list
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, ks))| ks.iter().map(move |k| (k.as_str(), i)))
+            .collect();
+        // Groups to bound: each atom, and each hidden small cell that is a union of atoms.
+        let mut groups: Vec<(String, Vec<usize>, usize)> = atom_list
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ks))| (format!("atom {i}"), vec![i], ks.len()))
+            .collect();
+        let mut cell_members: BTreeMap<(usize, usize), Vec<&str>> = BTreeMap::new();
+        for (k, cells) in &hidden_of {
+            for rc in cells {
+                cell_members.entry(*rc).or_default().push(k.as_str());
+            }
+        }
+        for ((r, c), ks) in &cell_members {
+            let Some(atoms): Option<BTreeSet<usize>> =
+                ks.iter().map(|k| atom_of.get(k).copied()).collect()
+            else {
+                continue;
+            };
+            let size: usize = atoms.iter().map(|&a| atom_list[a].1.len()).sum();
+            if size == ks.len() {
+                groups.push((
+                    format!("release {r} cell {c}"),
+                    atoms.into_iter().collect(),
+                    size,
+                ));
+            }
+        }
+        for (name, members, size) in groups {
+            if size == 0 || size as i64 >= t {
+                continue;
+            }
+            let mut bound = [0.0; 2];
+            for (k, dir) in [
+                OptimizationDirection::Minimize,
+                OptimizationDirection::Maximize,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut p = Problem::new(dir);
+                let vars: Vec<_> = (0..atom_list.len())
+                    .map(|i| {
+                        p.add_var(
+                            if members.contains(&i) { 1.0 } else { 0.0 },
+                            (0.0, f64::INFINITY),
+                        )
+                    })
+                    .collect();
+                for (r, (table, status)) in releases.iter().enumerate() {
+                    for (c, st) in status.iter().enumerate() {
+                        if *st != Status::Released {
+                            continue;
+                        }
+                        let terms: Vec<_> = atom_list
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, (s, _))| s.contains(&(r, c)))
+                            .map(|(i, _)| (vars[i], 1.0))
+                            .collect();
+                        if !terms.is_empty() {
+                            p.add_constraint(&terms, ComparisonOp::Eq, table.cells[c].units as f64);
+                        }
+                    }
+                }
+                bound[k] = match p.solve() {
+                    Ok(o) => o.into_solution().unwrap().objective(),
+                    Err(microlp::Error::Unbounded) => f64::INFINITY,
+                    Err(e) => panic!("{e}"),
+                };
+            }
+            if bound[0] > 1e-6 && bound[1] < t as f64 - 1e-6 {
+                return Some(format!(
+                    "{name} of {size} persons pinned to [{}, {}]",
+                    bound[0], bound[1]
+                ));
+            }
+        }
+        None
+    }
+
+    fn spec() -> impl Strategy<Value = Spec> {
+        (0u8..10, 0u8..10, prop::option::of(0u8..3), any::<bool>()).prop_map(
+            |(a, b, group, by_age)| Spec {
+                lo: a.min(b),
+                hi: a.max(b),
+                group,
+                by_age,
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn no_sequence_of_releases_pins_a_small_group(
+            people in prop::collection::vec((0u8..10, 0u8..3), 20..70),
+            specs in prop::collection::vec(spec(), 2..6),
+        ) {
+            let policy = Policy::POPULATION;
+            let mut done: Vec<(Table, Vec<Status>)> = Vec::new();
+            for s in &specs {
+                let Some(table) = tabulate(&people, s) else { continue };
+                let mut sensitive = Sensitive::default();
+                let mut pattern = suppress_with(&table, &policy, &sensitive).unwrap();
+                loop {
+                    let ids: Vec<String> = (0..done.len()).map(|i| format!("r{i}")).collect();
+                    let earlier: Vec<Earlier> = done
+                        .iter()
+                        .zip(&ids)
+                        .map(|((t, st), id)| Earlier { id, table: t, status: st, policy, pairs_only: false })
+                        .collect();
+                    let found = findings(&table, &pattern.status, &policy, &earlier).unwrap();
+                    if found.is_empty() {
+                        break;
+                    }
+                    sensitive.differencing.extend(found.iter().map(|f| (f.cell, f.group.max(1))));
+                    pattern = suppress_with(&table, &policy, &sensitive).unwrap();
+                }
+                prop_assert!(pattern.passed());
+                done.push((table, pattern.status));
+                if let Some(why) = pinned(&done, policy.min_units) {
+                    prop_assert!(false, "after {} releases: {why}", done.len());
+                }
+            }
+        }
+    }
+}
