@@ -62,6 +62,23 @@ fn billing(inbox: &Path, lines: u64, seq: u32) -> PathBuf {
     b.write(inbox)
 }
 
+/// A warehouse with 400 persons, 400 GP billing lines for persons 0 to 49, ingested and
+/// derived.
+fn billed_warehouse(tmp: &Path) -> PathBuf {
+    let wh = warehouse(tmp);
+    let w = wh.to_str().unwrap();
+    let inbox = tmp.join("inbox");
+    population(&inbox, 400);
+    billing(&inbox, 400, 1);
+    assert!(
+        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["build", "--warehouse", w]).status.success());
+    wh
+}
+
 fn gzss_count(wh: &Path) -> Option<u64> {
     let o = run(&[
         "sql",
@@ -468,17 +485,8 @@ fn released_counts(csv: &str, dims: usize) -> BTreeMap<Vec<String>, i64> {
 #[test]
 fn differencing_overlapping_requests_is_caught_in_one_run_and_through_the_ledger() {
     let tmp = tempfile::tempdir().unwrap();
-    let wh = warehouse(tmp.path());
+    let wh = billed_warehouse(tmp.path());
     let w = wh.to_str().unwrap();
-    let inbox = tmp.path().join("inbox");
-    population(&inbox, 400);
-    billing(&inbox, 400, 1);
-    assert!(
-        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
-            .status
-            .success()
-    );
-    assert!(run(&["build", "--warehouse", w]).status.success());
     // A: persons by sex and GP use. B: the same, but person 300 (no GP contact) counted
     // among the users: B − A isolates that one person.
     let p300 = person(300);
@@ -601,17 +609,8 @@ fn differencing_overlapping_requests_is_caught_in_one_run_and_through_the_ledger
 #[test]
 fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression() {
     let tmp = tempfile::tempdir().unwrap();
-    let wh = warehouse(tmp.path());
+    let wh = billed_warehouse(tmp.path());
     let w = wh.to_str().unwrap();
-    let inbox = tmp.path().join("inbox");
-    population(&inbox, 400);
-    billing(&inbox, 400, 1);
-    assert!(
-        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
-            .status
-            .success()
-    );
-    assert!(run(&["build", "--warehouse", w]).status.success());
     let spec = tmp.path().join("r.toml");
     std::fs::write(
         &spec,
@@ -1008,17 +1007,8 @@ fn request_by_sex(dir: &Path, name: &str, sql: &str, extra: &str) -> PathBuf {
 #[test]
 fn the_gate_decides_the_unit_and_protects_one_persons_amount() {
     let tmp = tempfile::tempdir().unwrap();
-    let wh = warehouse(tmp.path());
+    let wh = billed_warehouse(tmp.path());
     let w = wh.to_str().unwrap();
-    let inbox = tmp.path().join("inbox");
-    population(&inbox, 400);
-    billing(&inbox, 400, 1);
-    assert!(
-        run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()])
-            .status
-            .success()
-    );
-    assert!(run(&["build", "--warehouse", w]).status.success());
     let table = |spec: &Path, out: &Path| {
         run(&[
             "table",

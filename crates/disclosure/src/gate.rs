@@ -82,19 +82,12 @@ pub struct Published {
 impl Published {
     /// Cell index of a combination of nodes (one per dimension).
     pub fn index(&self, nodes: &[usize]) -> usize {
-        self.strides.iter().zip(nodes).map(|(s, n)| s * n).sum()
+        crate::table::index_of(&self.strides, nodes)
     }
 
     /// Nodes (one per dimension) of a cell index.
-    pub fn nodes(&self, mut index: usize) -> Vec<usize> {
-        self.strides
-            .iter()
-            .map(|s| {
-                let n = index / s;
-                index %= s;
-                n
-            })
-            .collect()
+    pub fn nodes(&self, index: usize) -> Vec<usize> {
+        crate::table::nodes_of(&self.strides, index)
     }
 }
 

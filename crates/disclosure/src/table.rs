@@ -103,6 +103,23 @@ impl Dimension {
     }
 }
 
+/// Cell index of a combination of nodes (one per dimension), given each dimension's stride.
+pub(crate) fn index_of(strides: &[usize], nodes: &[usize]) -> usize {
+    strides.iter().zip(nodes).map(|(s, n)| s * n).sum()
+}
+
+/// Nodes (one per dimension) of a cell index, given each dimension's stride.
+pub(crate) fn nodes_of(strides: &[usize], mut index: usize) -> Vec<usize> {
+    strides
+        .iter()
+        .map(|s| {
+            let n = index / s;
+            index %= s;
+            n
+        })
+        .collect()
+}
+
 /// One cell: the number of distinct units (persons) behind it and the sums of the measures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cell {
@@ -265,19 +282,12 @@ impl Table {
 
     /// Cell index of a combination of nodes (one per dimension).
     pub fn index(&self, nodes: &[usize]) -> usize {
-        self.strides.iter().zip(nodes).map(|(s, n)| s * n).sum()
+        index_of(&self.strides, nodes)
     }
 
     /// Nodes (one per dimension) of a cell index.
-    pub fn nodes(&self, mut index: usize) -> Vec<usize> {
-        self.strides
-            .iter()
-            .map(|s| {
-                let n = index / s;
-                index %= s;
-                n
-            })
-            .collect()
+    pub fn nodes(&self, index: usize) -> Vec<usize> {
+        nodes_of(&self.strides, index)
     }
 
     /// Whether a cell is a margin (some dimension at a non-leaf node).
