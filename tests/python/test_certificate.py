@@ -179,7 +179,8 @@ def verify(csv_text: str, meta: dict) -> Verification:
         if v is not None and not (v == 0 or v >= t):
             problems.append(f"released small cell {p.keys[c]}: {v}")
     masked = [c for c, v in enumerate(p.value) if v is None]
-    suppressed = meta["primary_suppressed"] + meta["secondary_suppressed"] + meta["differencing_suppressed"]
+    suppressed = (meta["primary_suppressed"] + meta["secondary_suppressed"] + meta["differencing_suppressed"]
+                  + meta.get("contributor_suppressed", 0) + meta.get("provider_suppressed", 0))
     if len(masked) != suppressed or meta["cells"] != len(p.keys):
         problems.append(f"{len(masked)} of {len(p.keys)} cells masked; the metadata says "
                         f"{suppressed} of {meta['cells']}")
@@ -509,3 +510,107 @@ def test_the_verifier_rejects_tampered_releases(releases, verified):
     m = copy.deepcopy(meta)
     m["audit"]["result"] = "failed"
     rejected(text, m, "audit result")
+
+
+# --------------------------------------------------------------------------------------
+# Amounts: the contributor rule's certificates (sums one person dominates)
+# --------------------------------------------------------------------------------------
+
+
+def verify_amounts(csv_text: str, meta: dict) -> list[str]:
+    """Re-verifies, from the CSV and metadata alone, every certified amount (quantity
+    `sum_<measure>`): an LP over the masked cells' sums, the released sums (rounded to cents,
+    hence a tolerance per equation) and the table's additivity, per certified cell and
+    direction."""
+    problems: list[str] = []
+    p = parse(csv_text, meta, problems)
+    if problems:
+        return problems
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    header, body = rows[0], rows[1:]
+    entries = [e for e in meta["audit"]["certificate"] if e["quantity"] != "persons"]
+    if not entries:
+        return ["no amount is certified"]
+    by_codes: dict[tuple[str, ...], list[int]] = {}
+    for c, key in enumerate(p.keys):
+        by_codes.setdefault(tuple(code for _, code in key), []).append(c)
+    for quantity in sorted({e["quantity"] for e in entries}):
+        col = header.index(quantity)
+        value = [None if line[col] == SMALL_CELL else float(line[col]) for line in body]
+        masked = [c for c, v in enumerate(value) if v is None]
+        var = {c: i for i, c in enumerate(masked)}
+        a_ub, b_ub = [], []
+        for total, parts in p.equations:
+            terms = [(total, 1.0)] + [(c, -1.0) for c in parts]
+            if not any(value[c] is None for c, _ in terms):
+                continue
+            row = np.zeros(len(var))
+            rhs = 0.0
+            for c, a in terms:
+                if value[c] is None:
+                    row[var[c]] += a
+                else:
+                    rhs -= a * value[c]
+            tol = 0.005 * len(terms) + 1e-6
+            a_ub += [row, -row]
+            b_ub += [rhs + tol, -(rhs - tol)]
+        for e in (e for e in entries if e["quantity"] == quantity):
+            for c in by_codes.get(tuple(e["labels"]), []):
+                if value[c] is not None:
+                    problems.append(f"certified amount {e['labels']} is released")
+                    continue
+                bound = []
+                for sign in (1.0, -1.0):
+                    objective = np.zeros(len(var))
+                    objective[var[c]] = sign
+                    res = linprog(objective, A_ub=np.array(a_ub) if a_ub else None,
+                                  b_ub=np.array(b_ub) if b_ub else None, bounds=(0, None), method="highs")
+                    bound.append(math.inf if res.status == 3 else sign * res.fun)
+                lo, hi = bound
+                tol = 0.01 * len(p.keys)
+                if not (lo <= e["required_lower"] + tol and hi >= e["required_upper"] - tol):
+                    problems.append(f"{e['labels']} {quantity}: [{lo}, {hi}] does not cover "
+                                    f"[{e['required_lower']}, {e['required_upper']}]")
+                if not (lo <= e["lower"] + tol and hi >= (e["upper"] or math.inf) - tol):
+                    problems.append(f"{e['labels']} {quantity}: the certificate says "
+                                    f"[{e['lower']}, {e['upper']}], the LP finds [{lo}, {hi}]")
+    return problems
+
+
+def test_amounts_one_person_dominates_are_hidden_and_certified(built_derived, tmp_path):
+    """One person's spending made to dominate their cells: those sums are hidden, and their
+    protection is re-verified independently from the release."""
+    wh = built_derived["warehouse"]
+    sql = """
+SELECT p.person_id, m.region, m.province, p.sex,
+       CASE WHEN p.person_id = (SELECT min(person_id) FROM pati WHERE year = 2024)
+            THEN 100000000.0 ELSE p.reimbursed_total END AS spending
+FROM pati p JOIN ref_municipality_2025 m ON p.municipality_2025 = m.nis
+WHERE p.year = 2024
+"""
+    spec = tmp_path / "spending.toml"
+    spec.write_text(
+        'title = "Spending by province and sex, 2024"\nrequester = "amounts-test"\n'
+        f'sql = """{sql}"""\n'
+        '[[dimension]]\nname = "geography"\nlevels = ["region", "province"]\ntotal = "Belgium"\n'
+        '[[dimension]]\nname = "sex"\nlevels = ["sex"]\ntotal = "all"\n'
+        '[[measure]]\ncolumn = "spending"\nstatistics = ["sum"]\n')
+    out = tmp_path / "spending.csv"
+    r = run_aim("table", "--warehouse", str(wh), "--spec", str(spec), "--source", "population",
+                "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    meta = json.loads((tmp_path / "spending.csv.meta.json").read_text())
+    text = out.read_text()
+    assert meta["contributor_suppressed"] >= 1, meta
+    for line in list(csv.DictReader(io.StringIO(text))):
+        if line["sum_spending"] != SMALL_CELL:
+            assert float(line["sum_spending"]) < 50_000_000, line
+    problems = verify_amounts(text, meta)
+    assert not problems, "\n".join(problems[:20])
+    # The verifier is not a formality: a certificate claiming a value no table agreeing with
+    # the release reaches is rejected.
+    tampered = copy.deepcopy(meta)
+    for e in tampered["audit"]["certificate"]:
+        if e["quantity"] != "persons":
+            e["lower"] = -1e9
+    assert verify_amounts(text, tampered)
