@@ -1043,16 +1043,50 @@ fn the_gate_decides_the_unit_and_protects_one_persons_amount() {
     let o = table(&spec, &out);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("more than one row"), "{}", text(&o));
-    // Made-up identifiers, one per copy: not coded persons.
+    // Made-up identifiers, one per copy: computed, and not coded persons.
     let made_up = "SELECT person_id || '-' || CAST(k AS VARCHAR) AS person_id, sex FROM pati CROSS JOIN (VALUES (1), (2), (3), (4), (5)) AS v(k) WHERE year = 2024";
     let spec = request_by_sex(tmp.path(), "made-up", made_up, "");
     let o = table(&spec, &out);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("not a coded person"), "{}", text(&o));
+    assert!(
+        text(&o).contains("person_id is computed") || text(&o).contains("not a coded person"),
+        "{}",
+        text(&o)
+    );
+    // Real identifiers handed to other persons' rows: by a window function, by a join of two
+    // tables of persons on something else than the person, by an aggregate.
+    for (name, sql) in [
+        (
+            "shifted",
+            "SELECT person_id, sex FROM (SELECT lead(person_id) OVER (ORDER BY person_id) AS person_id, sex FROM pati WHERE year = 2024) q",
+        ),
+        (
+            "joined",
+            "SELECT b.person_id, a.sex FROM pati a JOIN pati b ON a.age = b.age AND a.year = b.year WHERE a.year = 2024",
+        ),
+        (
+            "aggregated",
+            "SELECT max(person_id) AS person_id, sex FROM pati WHERE year = 2024 GROUP BY sex, municipality_2025",
+        ),
+    ] {
+        let spec = request_by_sex(tmp.path(), name, sql, "");
+        let o = table(&spec, &out);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        assert!(text(&o).contains("person_id"), "{name}: {}", text(&o));
+    }
     assert!(
         !out.exists(),
         "nothing may be written for a refused request"
     );
+    // Joining on the person is fine.
+    let spec = request_by_sex(
+        tmp.path(),
+        "same-person",
+        "SELECT a.person_id, b.sex FROM pati a JOIN pati b ON a.person_id = b.person_id AND a.year = b.year WHERE a.year = 2024",
+        "",
+    );
+    let o = table(&spec, &tmp.path().join("fine.csv"));
+    assert!(o.status.success(), "{}", text(&o));
 
     // One patient's €100,000 bill among persons of a few euros: every cell holding it has
     // enough persons, but its sum would tell the others (or anyone who knows them) that bill.

@@ -16,6 +16,7 @@ mod contributor;
 mod cross;
 mod gate;
 mod ledger;
+mod lineage;
 mod provider;
 mod release;
 mod repair;

@@ -298,6 +298,7 @@ pub(crate) async fn tabulate_in(
 ) -> Result<Tabulated, DisclosureError> {
     let (ctx, source) = (&opened.ctx, opened.source);
     let source_versions = opened.source_versions.clone();
+    crate::lineage::check(ctx, &request.sql).await?;
     let batches = query::run_read_only(ctx, &request.sql)
         .await
         .map_err(wh_err)?;
