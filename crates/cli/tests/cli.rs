@@ -545,17 +545,7 @@ fn differencing_overlapping_requests_is_caught_in_one_run_and_through_the_ledger
     // B again, alone, later: the ledger's releases (A and B) are replayed and B's cells
     // stay hidden the same way.
     let again = tmp.path().join("again.csv");
-    let o = run(&[
-        "table",
-        "--warehouse",
-        w,
-        "--spec",
-        b.to_str().unwrap(),
-        "--source",
-        "population",
-        "--out",
-        again.to_str().unwrap(),
-    ]);
+    let o = table_on_population(w, &b, &again);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("replaying 2 earlier release(s)"),
@@ -579,17 +569,7 @@ fn differencing_overlapping_requests_is_caught_in_one_run_and_through_the_ledger
     )
     .unwrap();
     let c_out = tmp.path().join("c.csv");
-    let o = run(&[
-        "table",
-        "--warehouse",
-        w,
-        "--spec",
-        c.to_str().unwrap(),
-        "--source",
-        "population",
-        "--out",
-        c_out.to_str().unwrap(),
-    ]);
+    let o = table_on_population(w, &c, &c_out);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("replaying 3 earlier release(s)"),
@@ -827,17 +807,7 @@ fn the_atlas_is_computed_through_the_gate_and_exported() {
     )
     .unwrap();
     let alive_csv = tmp.path().join("alive.csv");
-    let o = run(&[
-        "table",
-        "--warehouse",
-        w,
-        "--spec",
-        alive.to_str().unwrap(),
-        "--source",
-        "population",
-        "--out",
-        alive_csv.to_str().unwrap(),
-    ]);
+    let o = table_on_population(w, &alive, &alive_csv);
     assert!(o.status.success(), "{}", text(&o));
     let figures = std::fs::read_to_string(wh.join("atlas/figures.csv")).unwrap();
     let col = |name: &str| {
@@ -991,6 +961,21 @@ fn output_into_a_closed_pipe_ends_quietly() {
     }
 }
 
+/// `aim table` on the population: one request, one output.
+fn table_on_population(w: &str, spec: &Path, out: &Path) -> Output {
+    run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        spec.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// Writes a one-dimension request (persons by sex) with `sql` and extra TOML lines.
 fn request_by_sex(dir: &Path, name: &str, sql: &str, extra: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
@@ -1009,19 +994,7 @@ fn the_gate_decides_the_unit_and_protects_one_persons_amount() {
     let tmp = tempfile::tempdir().unwrap();
     let wh = billed_warehouse(tmp.path());
     let w = wh.to_str().unwrap();
-    let table = |spec: &Path, out: &Path| {
-        run(&[
-            "table",
-            "--warehouse",
-            w,
-            "--spec",
-            spec.to_str().unwrap(),
-            "--source",
-            "population",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
+    let table = |spec: &Path, out: &Path| table_on_population(w, spec, out);
     let out = tmp.path().join("t.csv");
     // Each person five times, declared as a unit of (person, k): refused.
     let five = "SELECT person_id, k, sex FROM pati CROSS JOIN (VALUES (1), (2), (3), (4), (5)) AS v(k) WHERE year = 2024";
