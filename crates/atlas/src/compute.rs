@@ -306,7 +306,7 @@ pub async fn compute(
     let count = std::sync::atomic::AtomicUsize::new(0);
     let report = std::sync::Mutex::new(progress);
     let published = gate
-        .publish(&requests, "atlas", &|_, r: &TableRequest| {
+        .publish(&requests, "atlas", &|r: &TableRequest| {
             let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             (report.lock().expect("progress"))(&format!("[{n}/{total}] {}", r.title));
         })

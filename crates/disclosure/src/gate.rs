@@ -97,7 +97,6 @@ pub struct Gate<'w> {
     entries: Vec<ledger::Entry>,
     replayed: Option<Vec<ledger::Replayed>>,
     this_session: Vec<Release>,
-    progress: Box<dyn Fn(&str) + Send + Sync + 'w>,
 }
 
 impl<'w> Gate<'w> {
@@ -108,14 +107,7 @@ impl<'w> Gate<'w> {
             entries: ledger::entries(wh)?,
             replayed: None,
             this_session: Vec::new(),
-            progress: Box::new(|_| {}),
         })
-    }
-
-    /// Reports progress (replaying the ledger) through `f`.
-    pub fn with_progress(mut self, f: impl Fn(&str) + Send + Sync + 'w) -> Gate<'w> {
-        self.progress = Box::new(f);
-        self
     }
 
     /// Releases recorded before this gate was opened.
@@ -134,12 +126,7 @@ impl<'w> Gate<'w> {
             &std::collections::BTreeMap<String, u64>,
             release::Opened,
         )> = Vec::new();
-        for (i, e) in self.entries.iter().enumerate() {
-            (self.progress)(&format!(
-                "replaying earlier release {}/{} for the audit",
-                i + 1,
-                self.entries.len()
-            ));
+        for e in &self.entries {
             let at = match sessions
                 .iter()
                 .position(|(s, v, _)| *s == e.source && **v == e.source_versions)
@@ -148,12 +135,7 @@ impl<'w> Gate<'w> {
                 None => {
                     let opened = release::open_source(self.wh, e.source, &e.source_versions)
                         .await
-                        .map_err(|err| {
-                            DisclosureError::Audit(format!(
-                                "cannot replay earlier release {} ({err}); a new release cannot be audited against it",
-                                e.release
-                            ))
-                        })?;
+                        .map_err(|err| ledger::unreplayable(&e.release, err))?;
                     sessions.push((e.source, &e.source_versions, opened));
                     sessions.len() - 1
                 }
@@ -185,13 +167,7 @@ impl<'w> Gate<'w> {
         }
         let prepared = release::prepare(self.wh, request, source, policy, &options.user).await?;
         self.replay().await?;
-        let rel = release::settle(prepared, &self.earlier())?;
-        if !rel.pattern.passed() {
-            return Err(DisclosureError::Audit(
-                "the audit did not pass: nothing is released".into(),
-            ));
-        }
-        Ok(rel)
+        release::settle(prepared, &self.earlier())
     }
 
     /// Runs `request` on `source` through the gate, records it in the ledger, then writes it
@@ -230,7 +206,7 @@ impl<'w> Gate<'w> {
         &mut self,
         requests: &[TableRequest],
         user: &str,
-        progress: &(dyn Fn(usize, &TableRequest) + Sync),
+        progress: &(dyn Fn(&TableRequest) + Sync),
     ) -> Result<Vec<Published>, DisclosureError> {
         let source = Source::Population;
         let policy = source.policy();
@@ -257,7 +233,6 @@ impl<'w> Gate<'w> {
                 t.magnitude.retain(|m| m.measure == 0);
                 tabulated.push(t);
             }
-            let done = out.len();
             if crate::audit::trace() {
                 eprintln!(
                     "tabulated {} table(s) in {:.1} s",
@@ -269,13 +244,12 @@ impl<'w> Gate<'w> {
                 let handles: Vec<_> = chunk
                     .iter()
                     .zip(tabulated)
-                    .enumerate()
-                    .map(|(i, (request, t))| {
+                    .map(|(request, t)| {
                         scope.spawn(move || {
                             let prepared =
                                 release::suppress_alone(request, source, policy, user, t)?;
                             let rel = release::settle(prepared, &[])?;
-                            progress(done + i, request);
+                            progress(request);
                             Ok(rel)
                         })
                     })
@@ -287,18 +261,6 @@ impl<'w> Gate<'w> {
             });
             for rel in gated {
                 let rel = rel?;
-                if !rel.pattern.passed() {
-                    let failing = rel
-                        .pattern
-                        .certificate
-                        .iter()
-                        .zip(&rel.pattern.protection)
-                        .find(|(b, p)| !p.holds(b));
-                    return Err(DisclosureError::Audit(format!(
-                        "{}: the audit did not pass ({failing:?}): nothing is published",
-                        rel.request.title
-                    )));
-                }
                 release::record(self.wh, &rel, &[])?;
                 out.push(Published {
                     id: rel.id.clone(),
@@ -315,6 +277,12 @@ impl<'w> Gate<'w> {
                 });
             }
         }
+        // A later release through this gate is audited against what was just published:
+        // read the ledger again (it now holds the published tables and this session's
+        // releases).
+        self.entries = ledger::entries(self.wh)?;
+        self.replayed = None;
+        self.this_session.clear();
         Ok(out)
     }
 

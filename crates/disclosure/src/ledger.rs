@@ -133,6 +133,14 @@ pub fn entries(wh: &Warehouse) -> Result<Vec<Entry>, DisclosureError> {
     Ok(out)
 }
 
+/// The error when an earlier release cannot be replayed: no new release can be audited
+/// against it, so none is made.
+pub fn unreplayable(release: &str, e: impl std::fmt::Display) -> DisclosureError {
+    DisclosureError::Audit(format!(
+        "cannot replay earlier release {release} ({e}); a new release cannot be audited against it"
+    ))
+}
+
 /// Replays an earlier release: its query on the recorded versions, its pattern from the
 /// ledger (or recomputed, deterministically, for entries that did not record it).
 pub async fn replay(
@@ -142,12 +150,7 @@ pub async fn replay(
 ) -> Result<Replayed, DisclosureError> {
     let tabulated = release::tabulate_in(wh, opened, &entry.request)
         .await
-        .map_err(|e| {
-            DisclosureError::Audit(format!(
-                "cannot replay earlier release {} ({e}); a new release cannot be audited against it",
-                entry.release
-            ))
-        })?;
+        .map_err(|e| unreplayable(&entry.release, e))?;
     let table = tabulated.table;
     if let Some(d) = &entry.digest
         && *d != digest(&table)

@@ -158,7 +158,7 @@ pub(crate) fn suppress_alone(
 
 /// Audits a prepared table against every release in `earlier` and hides cells until, with
 /// all of them, no small group of persons is pinned down (the set of hidden cells only grows,
-/// so this ends).
+/// so this ends). Refuses a table whose own audit does not pass: nothing of it may leave.
 pub(crate) fn settle(p: Prepared, earlier: &[Earlier<'_>]) -> Result<Release, DisclosureError> {
     let Prepared {
         request,
@@ -201,6 +201,17 @@ pub(crate) fn settle(p: Prepared, earlier: &[Earlier<'_>]) -> Result<Release, Di
             .map(|(&c, &g)| (c, g))
             .collect();
         pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
+    }
+    if !pattern.passed() {
+        let failing = pattern
+            .certificate
+            .iter()
+            .zip(&pattern.protection)
+            .find(|(b, p)| !p.holds(b));
+        return Err(DisclosureError::Audit(format!(
+            "{}: the audit did not pass ({failing:?}): nothing is released",
+            request.title
+        )));
     }
     let created = chrono::Utc::now();
     Ok(Release {
