@@ -246,55 +246,37 @@ fn by_atoms(
         .collect();
     let new = releases.len() - 1;
 
-    // The equations (released cells that are not sums of released cells) and the groups to
-    // check beyond atoms (hidden cells with a small count), numbered per release and cell.
+    // The equations: released cells that are not sums of released cells.
     let mut constraints: Vec<Constraint> = Vec::new();
     let mut kept: Vec<HashMap<usize, u32>> = Vec::with_capacity(releases.len());
-    // Hidden cells with a small count: (release, cell).
-    let mut hidden_small: Vec<(usize, usize)> = Vec::new();
-    let mut small_id: Vec<HashMap<usize, u32>> = Vec::with_capacity(releases.len());
     for (r, (t, st)) in releases.iter().enumerate() {
         let mut k = HashMap::new();
-        let mut s = HashMap::new();
         for (c, cell) in t.cells.iter().enumerate() {
-            if cell.units <= 0 {
-                continue;
-            }
-            if st[c] == Status::Released {
-                if !redundant(t, st, c) {
-                    k.insert(c, constraints.len() as u32);
-                    constraints.push(Constraint {
-                        release: r,
-                        cell: c,
-                        count: cell.units,
-                    });
-                }
-            } else if cell.units < threshold {
-                s.insert(c, hidden_small.len() as u32);
-                hidden_small.push((r, c));
+            if cell.units > 0 && st[c] == Status::Released && !redundant(t, st, c) {
+                k.insert(c, constraints.len() as u32);
+                constraints.push(Constraint {
+                    release: r,
+                    cell: c,
+                    count: cell.units,
+                });
             }
         }
         kept.push(k);
-        small_id.push(s);
     }
 
     // Every person's signature: the equations it is counted in.
     let mut person: HashMap<&str, u32> = HashMap::new();
     let mut signature: Vec<Vec<u32>> = Vec::new();
-    let mut in_small: Vec<Vec<u32>> = Vec::new();
     for (r, (t, _)) in releases.iter().enumerate() {
         for (key, paths) in &t.members {
             let next = person.len() as u32;
             let p = *person.entry(key.as_str()).or_insert(next) as usize;
             if p == signature.len() {
                 signature.push(Vec::new());
-                in_small.push(Vec::new());
             }
             for c in t.cells_of(paths) {
                 if let Some(&k) = kept[r].get(&c) {
                     signature[p].push(k);
-                } else if let Some(&s) = small_id[r].get(&c) {
-                    in_small[p].push(s);
                 }
             }
         }
@@ -304,10 +286,8 @@ fn by_atoms(
     let mut atom_of_signature: HashMap<Vec<u32>, u32> = HashMap::new();
     let mut atom_count: Vec<i64> = Vec::new();
     let mut atoms_of: Vec<Vec<u32>> = vec![Vec::new(); constraints.len()];
-    let mut atom: Vec<Option<u32>> = Vec::with_capacity(signature.len());
     for mut sig in signature {
         if sig.is_empty() {
-            atom.push(None);
             continue;
         }
         sig.sort_unstable();
@@ -323,34 +303,7 @@ fn by_atoms(
             atom_count.push(0);
         }
         atom_count[a as usize] += 1;
-        atom.push(Some(a));
     }
-    // A hidden small cell is checked when it is a union of atoms.
-    let mut small_atoms: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); hidden_small.len()];
-    let mut small_outside = vec![false; hidden_small.len()];
-    for (p, cells) in in_small.iter().enumerate() {
-        for &s in cells {
-            match atom[p] {
-                Some(a) => {
-                    small_atoms[s as usize].insert(a);
-                }
-                None => small_outside[s as usize] = true,
-            }
-        }
-    }
-    let unions: Vec<(usize, Vec<u32>)> = small_atoms
-        .into_iter()
-        .enumerate()
-        .filter(|(s, atoms)| {
-            !small_outside[*s]
-                && !atoms.is_empty()
-                && atoms.iter().map(|&a| atom_count[a as usize]).sum::<i64>() == {
-                    let (r, c) = hidden_small[*s];
-                    releases[r].0.cells[c].units
-                }
-        })
-        .map(|(s, atoms)| (s, atoms.into_iter().collect()))
-        .collect();
 
     // Groups of atoms linked by equations; only those holding an equation of the new release.
     let n_atoms = atom_count.len();
@@ -379,27 +332,26 @@ fn by_atoms(
         .collect();
     let relevant = |a: u32| touched[root[a as usize]];
 
-    // The attacker's system, in the audit's terms: atoms and checked unions are unknown
-    // cells, released cells known ones; an equation per released cell (its count = the sum of
-    // its atoms) and per union.
+    // The attacker's system, in the audit's terms: atoms are unknown cells, released cells
+    // known ones, an equation per released cell (its count = the sum of its atoms).
     let mut values: Vec<f64> = Vec::new();
     let mut hidden: Vec<bool> = Vec::new();
     let mut equations: Vec<Equation> = Vec::new();
     let mut from_new: Vec<bool> = Vec::new();
-    let mut targets: Vec<Vec<usize>> = Vec::new();
-    let mut what: Vec<(Option<usize>, Vec<u32>)> = Vec::new();
+    let mut small: Vec<(usize, i64)> = Vec::new();
     let mut atom_var: HashMap<u32, usize> = HashMap::new();
+    let mut var_atom: HashMap<usize, u32> = HashMap::new();
     for a in 0..n_atoms as u32 {
         if !relevant(a) {
             continue;
         }
         let v = values.len();
         atom_var.insert(a, v);
+        var_atom.insert(v, a);
         values.push(atom_count[a as usize] as f64);
         hidden.push(true);
         if atom_count[a as usize] < threshold {
-            targets.push(vec![v]);
-            what.push((None, vec![a]));
+            small.push((v, atom_count[a as usize]));
         }
     }
     for (k, c) in constraints.iter().enumerate() {
@@ -418,31 +370,23 @@ fn by_atoms(
             parts: atoms_of[k].iter().map(|a| atom_var[a]).collect(),
         });
     }
-    for (s, atoms) in &unions {
-        if atoms.len() < 2 || !relevant(atoms[0]) {
-            // One atom: checked as an atom.
-            continue;
-        }
-        targets.push(atoms.iter().map(|a| atom_var[a]).collect());
-        what.push((Some(*s), atoms.clone()));
-    }
-    if targets.is_empty() {
+    if small.is_empty() {
         return Ok(Vec::new());
     }
     if audit::trace() {
         eprintln!(
-            "cross-release audit: {} releases, {} equations, {} persons, {} atoms ({} in groups the new release touches), {} targets",
+            "cross-release audit: {} releases, {} equations, {} persons, {} atoms ({} in groups the new release touches), {} small",
             releases.len(),
             constraints.len(),
-            atom.len(),
+            person.len(),
             n_atoms,
             atom_var.len(),
-            targets.len()
+            small.len()
         );
     }
     let t = threshold as f64;
-    let mut bounds = pinned(&values, &hidden, &equations, &targets, t)?;
-    if !bounds.is_empty() {
+    let mut found = pinned_unions(&values, &hidden, &equations, &small, threshold)?;
+    if !found.is_empty() {
         // A group the earlier releases pin down by themselves (released before this audit
         // existed) is not this release's doing: no cell of it can free the group.
         let before: Vec<Equation> = equations
@@ -451,10 +395,10 @@ fn by_atoms(
             .filter(|(_, n)| !**n)
             .map(|(e, _)| e.clone())
             .collect();
-        let suspects: Vec<Vec<usize>> = bounds.iter().map(|b| targets[b.cell].clone()).collect();
+        let suspects: Vec<Vec<usize>> = found.iter().map(|u| u.members.clone()).collect();
         let already: BTreeSet<usize> = pinned(&values, &hidden, &before, &suspects, t)?
             .into_iter()
-            .map(|b| bounds[b.cell].cell)
+            .map(|b| b.cell)
             .collect();
         if !already.is_empty() && audit::trace() {
             eprintln!(
@@ -462,16 +406,20 @@ fn by_atoms(
                 already.len()
             );
         }
-        bounds.retain(|b| !already.contains(&b.cell));
+        found = found
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !already.contains(i))
+            .map(|(_, u)| u)
+            .collect();
     }
     let mut out: Vec<Finding> = Vec::new();
     let mut chosen: BTreeSet<usize> = BTreeSet::new();
-    for b in bounds {
-        let (_, atoms) = &what[b.cell];
-        let group_root = root[atoms[0] as usize];
+    for u in found {
+        let atoms: BTreeSet<u32> = u.members.iter().map(|v| var_atom[v]).collect();
+        let group_root = root[*atoms.first().expect("a union has members") as usize];
         // The new release's equations in the group: those counting the pinned persons
         // first, then any; the smallest cell first.
-        let pinned: BTreeSet<u32> = atoms.iter().copied().collect();
         let mut candidates: Vec<(bool, i64, usize)> = constraints
             .iter()
             .enumerate()
@@ -482,7 +430,7 @@ fn by_atoms(
                         .is_some_and(|&a| root[a as usize] == group_root)
             })
             .map(|(k, c)| {
-                let counts_them = atoms_of[k].iter().any(|a| pinned.contains(a));
+                let counts_them = atoms_of[k].iter().any(|a| atoms.contains(a));
                 (!counts_them, c.count, c.cell)
             })
             .collect();
@@ -491,19 +439,11 @@ fn by_atoms(
             continue;
         };
         if audit::trace() {
-            let (union, _) = &what[b.cell];
             eprintln!(
-                "  pinned {} of {} atom(s) to [{:.2}, {:.2}]: hiding {:?} = {}",
-                match union {
-                    Some(s) => {
-                        let (r, c) = hidden_small[*s];
-                        format!("hidden cell {:?} of release {r}", releases[r].0.labels(c))
-                    }
-                    None => "an atom".to_string(),
-                },
+                "  pinned a union of {} atom(s) to [{:.2}, {:.2}]: hiding {:?} = {}",
                 atoms.len(),
-                b.lower,
-                b.upper,
+                u.lower,
+                u.upper,
                 table.labels(cell),
                 table.cells[cell].units
             );
@@ -524,10 +464,336 @@ fn by_atoms(
         out.push(Finding {
             cell,
             releases: involved.into_iter().collect(),
-            group: b.lower.round() as i64,
+            group: u.lower.round() as i64,
         });
     }
     out.sort_by_key(|f| f.cell);
+    Ok(out)
+}
+
+/// The unknowns of a system linked by equations (and by `links`, sets of unknowns to solve
+/// together): per group, its equations and a numbering of its unknowns, keyed by a root
+/// unknown; and the root of every unknown.
+fn linked_groups(
+    hidden: &[bool],
+    equations: &[Equation],
+    links: &[Vec<usize>],
+) -> (Vec<u32>, BTreeMap<u32, Group>) {
+    let n = hidden.len();
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut join = |members: &mut dyn Iterator<Item = usize>| {
+        if let Some(first) = members.next() {
+            for c in members {
+                let (x, y) = (find(&mut parent, first as u32), find(&mut parent, c as u32));
+                if x != y {
+                    parent[x as usize] = y;
+                }
+            }
+        }
+    };
+    for e in equations {
+        join(
+            &mut std::iter::once(e.total)
+                .chain(e.parts.iter().copied())
+                .filter(|&c| hidden[c]),
+        );
+    }
+    for members in links {
+        join(&mut members.iter().copied());
+    }
+    let root: Vec<u32> = (0..n as u32).map(|c| find(&mut parent, c)).collect();
+    let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
+    for (k, e) in equations.iter().enumerate() {
+        let mut unknowns = std::iter::once(e.total)
+            .chain(e.parts.iter().copied())
+            .filter(|&c| hidden[c])
+            .peekable();
+        let Some(&first) = unknowns.peek() else {
+            continue;
+        };
+        let g = groups.entry(root[first]).or_default();
+        g.equations.push(k);
+        for c in unknowns {
+            let next = g.pos.len();
+            g.pos.entry(c).or_insert(next);
+        }
+    }
+    for members in links {
+        for &c in members {
+            let g = groups.entry(root[c]).or_default();
+            let next = g.pos.len();
+            g.pos.entry(c).or_insert(next);
+        }
+    }
+    (root, groups)
+}
+
+/// A group of linked unknowns: its equations and its own numbering of its unknowns.
+#[derive(Debug, Default)]
+struct Group {
+    equations: Vec<usize>,
+    pos: HashMap<usize, usize>,
+}
+
+/// What an LP over a group answered.
+enum Lp {
+    /// An optimal solution, in the group's numbering.
+    Solved(Vec<f64>),
+    Unbounded,
+    Infeasible,
+}
+
+/// The LPs over one group: its equations as rows `Σ coef·x = rhs` over its unknowns (x ≥ 0).
+struct GroupLp {
+    rows: Vec<(Vec<(usize, f64)>, f64)>,
+    n: usize,
+}
+
+impl GroupLp {
+    fn new(group: &Group, values: &[f64], hidden: &[bool], equations: &[Equation]) -> GroupLp {
+        let rows = group
+            .equations
+            .iter()
+            .map(|&k| {
+                let e = &equations[k];
+                let mut coef = Vec::new();
+                let mut rhs = 0.0;
+                for (c, sign) in
+                    std::iter::once((e.total, 1.0)).chain(e.parts.iter().map(|&p| (p, -1.0)))
+                {
+                    if hidden[c] {
+                        coef.push((group.pos[&c], sign));
+                    } else {
+                        rhs -= sign * values[c];
+                    }
+                }
+                (coef, rhs)
+            })
+            .collect();
+        GroupLp {
+            rows,
+            n: group.pos.len(),
+        }
+    }
+
+    /// Optimises `Σ weight·x` (plus, per set in `capped`, the set's sum counted up to `t`),
+    /// with the unknowns of `zero` held at 0.
+    fn solve(
+        &self,
+        dir: microlp::OptimizationDirection,
+        weights: &[(usize, f64)],
+        capped: &[Vec<usize>],
+        zero: &[usize],
+        t: f64,
+    ) -> Result<Lp, DisclosureError> {
+        use microlp::{ComparisonOp, Problem};
+        let mut w = vec![0.0; self.n];
+        for &(i, x) in weights {
+            w[i] += x;
+        }
+        let mut fixed = vec![false; self.n];
+        for &i in zero {
+            fixed[i] = true;
+        }
+        let mut p = Problem::new(dir);
+        let vars: Vec<_> = w
+            .iter()
+            .zip(&fixed)
+            .map(|(&x, &f)| p.add_var(x, (0.0, if f { 0.0 } else { f64::INFINITY })))
+            .collect();
+        for (coef, rhs) in &self.rows {
+            let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();
+            p.add_constraint(&terms, ComparisonOp::Eq, *rhs);
+        }
+        for members in capped {
+            let y = p.add_var(1.0, (0.0, t));
+            let mut terms = vec![(y, 1.0)];
+            terms.extend(members.iter().map(|&i| (vars[i], -1.0)));
+            p.add_constraint(&terms, ComparisonOp::Le, 0.0);
+        }
+        match p.solve() {
+            Ok(o) => {
+                let sol = o
+                    .into_solution()
+                    .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
+                Ok(Lp::Solved(vars.iter().map(|v| sol.var_value(*v)).collect()))
+            }
+            Err(microlp::Error::Unbounded) => Ok(Lp::Unbounded),
+            Err(microlp::Error::Infeasible) => Ok(Lp::Infeasible),
+            Err(e) => Err(DisclosureError::Audit(e.to_string())),
+        }
+    }
+}
+
+/// A group of persons the releases pin down: unknowns (atoms) whose sum every solution holds
+/// between 1 and the threshold − 1.
+#[derive(Debug, Clone)]
+struct PinnedUnion {
+    /// The unknowns, in the system's numbering.
+    members: Vec<usize>,
+    lower: f64,
+    upper: f64,
+}
+
+/// At most this many LPs per group in the search for pinned unions; a group needing more is
+/// refused (the audit fails closed rather than release what it could not check).
+const UNION_SEARCH_BUDGET: usize = 20_000;
+
+/// Every union of `small` unknowns (each with its true count, 1 to `t` − 1) that the system
+/// pins between 1 and `t` − 1, searched group by group.
+///
+/// A union is pinned when no solution empties it (its minimum is above 0) and none carries it
+/// to `t` (its maximum is below `t`). Only unions of small unknowns whose true counts add up
+/// to less than `t` can be pinned (the true counts are a solution), and a pinned union holds
+/// a minimal union that no solution empties, pinned too: the search enumerates those. A
+/// solution that empties a set of unknowns shows that every union of them can be emptied, so
+/// every union no solution empties holds an unknown that solution leaves positive; and an
+/// unknown that some solution carries to `t` is in no pinned union. The search
+/// grows a union by one such unknown at a time (a branch-and-bound over hitting sets, each
+/// branch forbidding the unknowns of the branches before it, so each union is visited once),
+/// asking each time for a solution that empties the union and as many small unknowns as it
+/// can. A union no solution empties is then bounded exactly.
+fn pinned_unions(
+    values: &[f64],
+    hidden: &[bool],
+    equations: &[Equation],
+    small: &[(usize, i64)],
+    t: i64,
+) -> Result<Vec<PinnedUnion>, DisclosureError> {
+    use microlp::OptimizationDirection::{Maximize, Minimize};
+    const EPS: f64 = 1e-6;
+    let links: Vec<Vec<usize>> = small.iter().map(|&(c, _)| vec![c]).collect();
+    let (root, groups) = linked_groups(hidden, equations, &links);
+    let mut by_group: BTreeMap<u32, Vec<(usize, i64)>> = BTreeMap::new();
+    for &(c, n) in small {
+        by_group.entry(root[c]).or_default().push((c, n));
+    }
+    let mut out = Vec::new();
+    for (key, small) in by_group {
+        let group = &groups[&key];
+        let lp = GroupLp::new(group, values, hidden, equations);
+        // Only unknowns that no solution carries to `t` can be in a pinned union: solutions
+        // carrying as many as they can to `t` rule the others out.
+        let mut small = small;
+        let mut rounds = 0;
+        while !small.is_empty() && rounds < 4 {
+            rounds += 1;
+            let capped: Vec<Vec<usize>> = small.iter().map(|(c, _)| vec![group.pos[c]]).collect();
+            let Lp::Solved(x) = lp.solve(Maximize, &[], &capped, &[], t as f64)? else {
+                break;
+            };
+            let before = small.len();
+            small.retain(|(c, _)| x[group.pos[c]] < t as f64 - EPS);
+            if small.len() == before {
+                break;
+            }
+        }
+        if small.is_empty() {
+            continue;
+        }
+        let at: Vec<usize> = small.iter().map(|(c, _)| group.pos[c]).collect();
+        let all: Vec<(usize, f64)> = at.iter().map(|&i| (i, 1.0)).collect();
+        let root_witness = match lp.solve(Minimize, &all, &[], &[], t as f64)? {
+            Lp::Solved(x) => x,
+            Lp::Infeasible => {
+                return Err(DisclosureError::Audit(
+                    "the released counts contradict each other".into(),
+                ));
+            }
+            Lp::Unbounded => unreachable!("a sum of non-negative unknowns is bounded below"),
+        };
+        struct Node {
+            members: Vec<usize>,
+            count: i64,
+            forbidden: Vec<usize>,
+            witness: Vec<f64>,
+        }
+        let mut stack = vec![Node {
+            members: Vec::new(),
+            count: 0,
+            forbidden: Vec::new(),
+            witness: root_witness,
+        }];
+        let mut budget = UNION_SEARCH_BUDGET;
+        while let Some(node) = stack.pop() {
+            let branch: Vec<usize> = (0..small.len())
+                .filter(|&i| {
+                    node.witness[at[i]] > EPS
+                        && !node.members.contains(&i)
+                        && !node.forbidden.contains(&i)
+                        && node.count + small[i].1 < t
+                })
+                .collect();
+            for (j, &b) in branch.iter().enumerate() {
+                if budget == 0 {
+                    return Err(DisclosureError::Audit(format!(
+                        "the search for small groups pinned across releases needs more than {UNION_SEARCH_BUDGET} LPs in one group of {} unknowns: nothing is released",
+                        lp.n
+                    )));
+                }
+                budget -= 1;
+                let mut members = node.members.clone();
+                members.push(b);
+                let mut forbidden = node.forbidden.clone();
+                forbidden.extend(&branch[..j]);
+                let zero: Vec<usize> = members.iter().map(|&i| at[i]).collect();
+                let rest: Vec<(usize, f64)> = (0..small.len())
+                    .filter(|i| !members.contains(i))
+                    .map(|i| (at[i], 1.0))
+                    .collect();
+                let count = node.count + small[b].1;
+                let witness = match lp.solve(Minimize, &rest, &[], &zero, t as f64)? {
+                    Lp::Solved(x) => Some(x),
+                    Lp::Unbounded => unreachable!("a sum of non-negative unknowns"),
+                    Lp::Infeasible => {
+                        // No solution empties the union: bound it.
+                        let sum: Vec<(usize, f64)> = zero.iter().map(|&i| (i, 1.0)).collect();
+                        match lp.solve(Minimize, &sum, &[], &[], t as f64)? {
+                            Lp::Solved(x) if zero.iter().map(|&i| x[i]).sum::<f64>() <= EPS => {
+                                Some(x)
+                            }
+                            Lp::Solved(x) => {
+                                let lower: f64 = zero.iter().map(|&i| x[i]).sum();
+                                let upper = match lp.solve(Maximize, &sum, &[], &[], t as f64)? {
+                                    Lp::Solved(y) => zero.iter().map(|&i| y[i]).sum(),
+                                    _ => f64::INFINITY,
+                                };
+                                if upper < t as f64 - EPS {
+                                    out.push(PinnedUnion {
+                                        members: members.iter().map(|&i| small[i].0).collect(),
+                                        lower,
+                                        upper,
+                                    });
+                                }
+                                None
+                            }
+                            _ => {
+                                return Err(DisclosureError::Audit(
+                                    "the released counts contradict each other".into(),
+                                ));
+                            }
+                        }
+                    }
+                };
+                if let Some(witness) = witness {
+                    stack.push(Node {
+                        members,
+                        count,
+                        forbidden,
+                        witness,
+                    });
+                }
+            }
+        }
+        if audit::trace() {
+            eprintln!(
+                "  union search: group of {} unknowns, {} small that no solution carries to {t}, {} LPs",
+                lp.n,
+                small.len(),
+                UNION_SEARCH_BUDGET - budget + rounds
+            );
+        }
+    }
     Ok(out)
 }
 
@@ -548,131 +814,23 @@ fn pinned(
     targets: &[Vec<usize>],
     t: f64,
 ) -> Result<Vec<audit::Bounds>, DisclosureError> {
-    use microlp::{ComparisonOp, OptimizationDirection, Problem};
+    use microlp::OptimizationDirection::{Maximize, Minimize};
     const EPS: f64 = 1e-6;
-    // Groups of unknowns linked by equations.
-    let n = values.len();
-    let mut parent: Vec<u32> = (0..n as u32).collect();
-    for e in equations {
-        let mut unknown = std::iter::once(e.total)
-            .chain(e.parts.iter().copied())
-            .filter(|&c| hidden[c]);
-        if let Some(first) = unknown.next() {
-            for c in unknown {
-                let (x, y) = (find(&mut parent, first as u32), find(&mut parent, c as u32));
-                if x != y {
-                    parent[x as usize] = y;
-                }
-            }
-        }
-    }
     // A target's unknowns are solved together: their groups are one.
-    for members in targets {
-        if let Some((&first, rest)) = members.split_first() {
-            for &c in rest {
-                let (x, y) = (find(&mut parent, first as u32), find(&mut parent, c as u32));
-                if x != y {
-                    parent[x as usize] = y;
-                }
-            }
-        }
-    }
-    // Targets and equations by group.
-    let mut groups: HashMap<u32, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    let (root, groups) = linked_groups(hidden, equations, targets);
+    let mut by_group: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (i, members) in targets.iter().enumerate() {
         if let Some(&first) = members.first() {
-            let r = find(&mut parent, first as u32);
-            groups.entry(r).or_default().0.push(i);
-        }
-    }
-    for (k, e) in equations.iter().enumerate() {
-        if let Some(c) = std::iter::once(e.total)
-            .chain(e.parts.iter().copied())
-            .find(|&c| hidden[c])
-        {
-            let r = find(&mut parent, c as u32);
-            if let Some(g) = groups.get_mut(&r) {
-                g.1.push(k);
-            }
+            by_group.entry(root[first]).or_default().push(i);
         }
     }
     let mut still_open: Vec<usize> = Vec::new();
-    let mut keys: Vec<u32> = groups.keys().copied().collect();
-    keys.sort_unstable();
-    for key in keys {
-        let (group_targets, eqs) = &groups[&key];
-        // The group's unknowns, numbered.
-        let mut pos: HashMap<usize, usize> = HashMap::new();
-        for &k in eqs {
-            let e = &equations[k];
-            for c in std::iter::once(e.total).chain(e.parts.iter().copied()) {
-                if hidden[c] {
-                    let next = pos.len();
-                    pos.entry(c).or_insert(next);
-                }
-            }
-        }
-        for &i in group_targets {
-            for &c in &targets[i] {
-                let next = pos.len();
-                pos.entry(c).or_insert(next);
-            }
-        }
-        let rows: Vec<(Vec<(usize, f64)>, f64)> = eqs
-            .iter()
-            .map(|&k| {
-                let e = &equations[k];
-                let mut coef = Vec::new();
-                let mut rhs = 0.0;
-                for (c, sign) in
-                    std::iter::once((e.total, 1.0)).chain(e.parts.iter().map(|&p| (p, -1.0)))
-                {
-                    if hidden[c] {
-                        coef.push((pos[&c], sign));
-                    } else {
-                        rhs -= sign * values[c];
-                    }
-                }
-                (coef, rhs)
-            })
-            .collect();
+    for (key, group_targets) in by_group {
+        let group = &groups[&key];
+        let pos = &group.pos;
+        let lp = GroupLp::new(group, values, hidden, equations);
         let sum = |x: &[f64], i: usize| -> f64 { targets[i].iter().map(|c| x[pos[c]]).sum() };
-        // One LP over the group: weights on unknowns, and sums of unknowns counted up to `t`.
-        let solve = |dir: OptimizationDirection,
-                     weights: &[(usize, f64)],
-                     capped: &[Vec<usize>]|
-         -> Result<Option<Vec<f64>>, DisclosureError> {
-            let mut w = vec![0.0; pos.len()];
-            for &(i, x) in weights {
-                w[i] += x;
-            }
-            let mut p = Problem::new(dir);
-            let vars: Vec<_> = w
-                .iter()
-                .map(|&x| p.add_var(x, (0.0, f64::INFINITY)))
-                .collect();
-            for (coef, rhs) in &rows {
-                let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();
-                p.add_constraint(&terms, ComparisonOp::Eq, *rhs);
-            }
-            for members in capped {
-                let y = p.add_var(1.0, (0.0, t));
-                let mut terms = vec![(y, 1.0)];
-                terms.extend(members.iter().map(|&i| (vars[i], -1.0)));
-                p.add_constraint(&terms, ComparisonOp::Le, 0.0);
-            }
-            match p.solve() {
-                Ok(o) => {
-                    let sol = o
-                        .into_solution()
-                        .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
-                    Ok(Some(vars.iter().map(|v| sol.var_value(*v)).collect()))
-                }
-                Err(microlp::Error::Unbounded) => Ok(None),
-                Err(e) => Err(DisclosureError::Audit(e.to_string())),
-            }
-        };
-        let mut open: Vec<usize> = group_targets.clone();
+        let mut open: Vec<usize> = group_targets;
         // Solutions emptying as many open groups as they can.
         for _ in 0..8 {
             if open.is_empty() {
@@ -682,7 +840,7 @@ fn pinned(
                 .iter()
                 .flat_map(|&i| targets[i].iter().map(|c| (pos[c], 1.0)))
                 .collect();
-            let Some(x) = solve(OptimizationDirection::Minimize, &w, &[])? else {
+            let Lp::Solved(x) = lp.solve(Minimize, &w, &[], &[], t)? else {
                 break;
             };
             let before = open.len();
@@ -700,15 +858,15 @@ fn pinned(
                 .iter()
                 .map(|&i| targets[i].iter().map(|c| pos[c]).collect())
                 .collect();
-            if let Some(x) = solve(OptimizationDirection::Maximize, &[], &capped)? {
+            if let Lp::Solved(x) = lp.solve(Maximize, &[], &capped, &[], t)? {
                 open.retain(|&i| sum(&x, i) < t - EPS);
             }
         }
         if audit::trace() {
             eprintln!(
                 "  group of {} unknowns, {} targets: {} open after witnesses",
-                pos.len(),
-                group_targets.len(),
+                lp.n,
+                targets.len(),
                 open.len()
             );
         }
@@ -900,41 +1058,50 @@ mod property {
     /// A person: age 0..=9 and a group a/b/c.
     type Person = (u8, u8);
 
-    /// A release: persons with age in [lo, hi] (and in group g if given), by a dimension.
+    /// A release: persons with age in [lo, hi] (and in group g if given), by age, by group,
+    /// or by both (a two-dimension table with its margins).
     #[derive(Debug, Clone)]
     struct Spec {
         lo: u8,
         hi: u8,
         group: Option<u8>,
         by_age: bool,
+        by_group: bool,
     }
 
     fn tabulate(people: &[Person], s: &Spec) -> Option<Table> {
-        let rows: Vec<(String, Vec<Vec<String>>)> = people
+        let mut dims = Vec::new();
+        if s.by_age {
+            dims.push(Dimension::new("age", &["v"], "all"));
+        }
+        if s.by_group || !s.by_age {
+            dims.push(Dimension::new("group", &["v"], "all"));
+        }
+        let rows: Vec<(String, Vec<String>)> = people
             .iter()
             .enumerate()
             .filter(|(_, (a, g))| (s.lo..=s.hi).contains(a) && s.group.is_none_or(|x| x == *g))
             .map(|(i, (a, g))| {
-                let v = if s.by_age {
-                    format!("age{a}")
-                } else {
-                    format!("g{g}")
-                };
-                (format!("p{i}"), vec![vec![v]])
+                let mut v = Vec::new();
+                if s.by_age {
+                    v.push(format!("age{a}"));
+                }
+                if s.by_group || !s.by_age {
+                    v.push(format!("g{g}"));
+                }
+                (format!("p{i}"), v)
             })
             .collect();
         if rows.is_empty() {
             return None;
         }
         Table::from_units(
-            vec![Dimension::new("d", &["v"], "all")],
+            dims,
             vec![],
             rows.iter().map(|(k, v)| {
                 (
                     k.clone(),
-                    v.iter()
-                        .map(|l| l.iter().map(String::as_str).collect())
-                        .collect(),
+                    v.iter().map(|l| vec![l.as_str()]).collect(),
                     vec![],
                 )
             }),
@@ -942,125 +1109,118 @@ mod property {
         .ok()
     }
 
-    /// Whether the whole system pins any atom or hidden small union to [1, T − 1].
+    /// Whether the whole system pins any union of atoms to [1, T − 1]: every union of atoms
+    /// whose true count is below T (those are the only ones that can be pinned), by brute
+    /// force, one LP per bound over the whole system.
     fn pinned(releases: &[(Table, Vec<Status>)], t: i64) -> Option<String> {
         let mut sig: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
-        let mut hidden_of: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
         for (r, (table, status)) in releases.iter().enumerate() {
             for (key, paths) in &table.members {
                 for c in table.cells_of(paths) {
                     if status[c] == Status::Released {
                         sig.entry(key.clone()).or_default().push((r, c));
-                    } else {
-                        hidden_of.entry(key.clone()).or_default().push((r, c));
                     }
                 }
             }
         }
-        let mut atoms: BTreeMap<Vec<(usize, usize)>, Vec<String>> = BTreeMap::new();
-        for (k, s) in &sig {
-            atoms.entry(s.clone()).or_default().push(k.clone());
+        let mut atoms: BTreeMap<Vec<(usize, usize)>, usize> = BTreeMap::new();
+        for s in sig.values() {
+            *atoms.entry(s.clone()).or_default() += 1;
         }
-        type Atom = (Vec<(usize, usize)>, Vec<String>);
-        let atom_list: Vec<Atom> = atoms.into_iter().collect();
-        let atom_of: BTreeMap<&str, usize> = atom_list
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (_, ks))| ks.iter().map(move |k| (k.as_str(), i)))
-            .collect();
-        // Groups to bound: each atom, and each hidden small cell that is a union of atoms.
-        let mut groups: Vec<(String, Vec<usize>, usize)> = atom_list
-            .iter()
-            .enumerate()
-            .map(|(i, (_, ks))| (format!("atom {i}"), vec![i], ks.len()))
-            .collect();
-        let mut cell_members: BTreeMap<(usize, usize), Vec<&str>> = BTreeMap::new();
-        for (k, cells) in &hidden_of {
-            for rc in cells {
-                cell_members.entry(*rc).or_default().push(k.as_str());
-            }
-        }
-        for ((r, c), ks) in &cell_members {
-            let Some(atoms): Option<BTreeSet<usize>> =
-                ks.iter().map(|k| atom_of.get(k).copied()).collect()
-            else {
-                continue;
-            };
-            let size: usize = atoms.iter().map(|&a| atom_list[a].1.len()).sum();
-            if size == ks.len() {
-                groups.push((
-                    format!("release {r} cell {c}"),
-                    atoms.into_iter().collect(),
-                    size,
-                ));
-            }
-        }
-        for (name, members, size) in groups {
-            if size == 0 || size as i64 >= t {
-                continue;
-            }
-            let mut bound = [0.0; 2];
-            for (k, dir) in [
-                OptimizationDirection::Minimize,
-                OptimizationDirection::Maximize,
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let mut p = Problem::new(dir);
-                let vars: Vec<_> = (0..atom_list.len())
-                    .map(|i| {
-                        p.add_var(
-                            if members.contains(&i) { 1.0 } else { 0.0 },
-                            (0.0, f64::INFINITY),
-                        )
-                    })
-                    .collect();
-                for (r, (table, status)) in releases.iter().enumerate() {
-                    for (c, st) in status.iter().enumerate() {
-                        if *st != Status::Released {
-                            continue;
-                        }
-                        let terms: Vec<_> = atom_list
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, (s, _))| s.contains(&(r, c)))
-                            .map(|(i, _)| (vars[i], 1.0))
-                            .collect();
-                        if !terms.is_empty() {
-                            p.add_constraint(&terms, ComparisonOp::Eq, table.cells[c].units as f64);
-                        }
+        let atom_list: Vec<(Vec<(usize, usize)>, usize)> = atoms.into_iter().collect();
+        let bound = |members: &[usize], dir: OptimizationDirection| -> f64 {
+            let mut p = Problem::new(dir);
+            let vars: Vec<_> = (0..atom_list.len())
+                .map(|i| {
+                    p.add_var(
+                        if members.contains(&i) { 1.0 } else { 0.0 },
+                        (0.0, f64::INFINITY),
+                    )
+                })
+                .collect();
+            for (r, (table, status)) in releases.iter().enumerate() {
+                for (c, st) in status.iter().enumerate() {
+                    if *st != Status::Released {
+                        continue;
+                    }
+                    let terms: Vec<_> = atom_list
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (s, _))| s.contains(&(r, c)))
+                        .map(|(i, _)| (vars[i], 1.0))
+                        .collect();
+                    if !terms.is_empty() {
+                        p.add_constraint(&terms, ComparisonOp::Eq, table.cells[c].units as f64);
                     }
                 }
-                bound[k] = match p.solve() {
-                    Ok(o) => o.into_solution().unwrap().objective(),
-                    Err(microlp::Error::Unbounded) => f64::INFINITY,
-                    Err(e) => panic!("{e}"),
-                };
             }
-            if bound[0] > 1e-6 && bound[1] < t as f64 - 1e-6 {
+            match p.solve() {
+                Ok(o) => o.into_solution().unwrap().objective(),
+                Err(microlp::Error::Unbounded) => f64::INFINITY,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let small: Vec<usize> = (0..atom_list.len())
+            .filter(|&i| (atom_list[i].1 as i64) < t)
+            .collect();
+        // Unions of small atoms with fewer than T persons, smallest first; a union holding
+        // one that no solution empties is not minimal (and is pinned if it is).
+        let mut unions: Vec<Vec<usize>> = Vec::new();
+        let mut stack: Vec<(Vec<usize>, usize, i64)> = vec![(Vec::new(), 0, 0)];
+        while let Some((members, from, count)) = stack.pop() {
+            for (j, &a) in small.iter().enumerate().skip(from) {
+                let n = count + atom_list[a].1 as i64;
+                if n < t {
+                    let mut m = members.clone();
+                    m.push(a);
+                    unions.push(m.clone());
+                    stack.push((m, j + 1, n));
+                }
+            }
+        }
+        unions.sort_by_key(Vec::len);
+        let mut positive: Vec<Vec<usize>> = Vec::new();
+        for u in unions {
+            if positive.iter().any(|p| p.iter().all(|a| u.contains(a))) {
+                continue;
+            }
+            let lower = bound(&u, OptimizationDirection::Minimize);
+            if lower <= 1e-6 {
+                continue;
+            }
+            let upper = bound(&u, OptimizationDirection::Maximize);
+            if upper < t as f64 - 1e-6 {
+                let size: usize = u.iter().map(|&a| atom_list[a].1).sum();
                 return Some(format!(
-                    "{name} of {size} persons pinned to [{}, {}]",
-                    bound[0], bound[1]
+                    "a union of {} atom(s), {size} persons, pinned to [{lower}, {upper}]",
+                    u.len()
                 ));
             }
+            positive.push(u);
         }
         None
     }
 
     fn spec() -> impl Strategy<Value = Spec> {
-        (0u8..10, 0u8..10, prop::option::of(0u8..3), any::<bool>()).prop_map(
-            |(a, b, group, by_age)| Spec {
+        (
+            0u8..10,
+            0u8..10,
+            prop::option::of(0u8..3),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(a, b, group, by_age, by_group)| Spec {
                 lo: a.min(b),
                 hi: a.max(b),
                 group,
                 by_age,
-            },
-        )
+                by_group,
+            })
     }
 
     /// Settles each release against all before it, as the gate does, and checks the whole
-    /// system after each: the first pinned group found, if any.
+    /// system at the end (a group pinned after some release stays pinned after more: each
+    /// release only adds equations): the pinned group found, if any.
     fn release_in_turn(people: &[Person], specs: &[Spec]) -> Option<String> {
         let policy = Policy::POPULATION;
         let mut done: Vec<(Table, Vec<Status>)> = Vec::new();
@@ -1094,19 +1254,15 @@ mod property {
             }
             assert!(pattern.passed());
             done.push((table, pattern.status));
-            if let Some(why) = pinned(&done, policy.min_units) {
-                return Some(format!("after {} releases: {why}", done.len()));
-            }
         }
-        None
+        pinned(&done, policy.min_units).map(|why| format!("after {} releases: {why}", done.len()))
     }
 
     proptest! {
-        // A fixed seed: the cases are the same in every run (random seeds found the
-        // counterexample kept below, which the audit does not yet handle).
+        // Random seeds: every run tries new sequences (a failure is kept in
+        // proptest-regressions/cross.txt and replayed first).
         #![proptest_config(ProptestConfig {
-            cases: 48,
-            rng_seed: proptest::test_runner::RngSeed::Fixed(2026),
+            cases: 64,
             ..ProptestConfig::default()
         })]
         #[test]
@@ -1120,11 +1276,10 @@ mod property {
         }
     }
 
-    /// A known gap, found by random seeds: persons aged 3 = (persons aged 1–6) − (aged 4) −
-    /// (aged 6), a group no release names when it is pinned; the audit checks atoms and
-    /// named hidden cells only (docs/disclosure.md). Ignored until the audit covers it.
+    /// Found by random seeds when the audit checked atoms and named hidden cells only:
+    /// persons aged 3 = (persons aged 1–6) − (aged 4) − (aged 6), a group no release names
+    /// when it is pinned, split into several atoms by the first release's groups.
     #[test]
-    #[ignore = "known gap: a group pinned as a released cell minus several others, unnamed when released"]
     fn a_cell_minus_several_others_unnamed_when_released() {
         let people: Vec<Person> = vec![
             (3, 1),
@@ -1153,6 +1308,7 @@ mod property {
             hi,
             group: None,
             by_age,
+            by_group: !by_age,
         };
         let specs = [spec(1, 6, false), spec(4, 7, true), spec(0, 3, true)];
         assert_eq!(release_in_turn(&people, &specs), None);
