@@ -23,6 +23,7 @@ mod repair;
 mod request;
 mod suppress;
 mod table;
+mod unions;
 
 #[cfg(test)]
 mod gate_tests;
@@ -42,6 +43,52 @@ pub mod internals {
     pub use crate::ledger::encode_status;
     pub use crate::suppress::{Pattern, Status, suppress};
     pub use crate::table::Table;
+    use crate::{DisclosureError, Policy};
+
+    /// A release already out, for [`settle_against`].
+    pub struct EarlierTable {
+        /// Its id.
+        pub id: String,
+        /// Its table (with its units).
+        pub table: Table,
+        /// Its cells' status.
+        pub status: Vec<Status>,
+        /// Its policy.
+        pub policy: Policy,
+        /// One of the Atlas's tables (checked by nested pairs).
+        pub atlas: bool,
+    }
+
+    /// Suppresses `table` on its own, then audits it against `earlier` as the gate does (the
+    /// ledger benchmark): its final pattern and the number of cells hidden because of the
+    /// earlier releases.
+    pub fn settle_against(
+        table: &Table,
+        policy: Policy,
+        earlier: &[EarlierTable],
+    ) -> Result<(Pattern, usize), DisclosureError> {
+        let pattern = suppress(table, &policy)?;
+        let earlier: Vec<crate::cross::Earlier> = earlier
+            .iter()
+            .map(|e| crate::cross::Earlier {
+                id: &e.id,
+                table: &e.table,
+                status: &e.status,
+                policy: e.policy,
+                pairs_only: e.atlas,
+            })
+            .collect();
+        let mut work = [crate::release::Settling::new(
+            table,
+            policy,
+            Default::default(),
+            pattern,
+        )];
+        crate::release::settle_all(&mut work, &earlier)?;
+        let [w] = work;
+        let n = w.differencing.len();
+        Ok((w.pattern, n))
+    }
 }
 
 /// What can go wrong in the gate.

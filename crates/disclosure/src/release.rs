@@ -160,77 +160,184 @@ pub(crate) fn suppress_alone(
 /// all of them, no small group of persons is pinned down (the set of hidden cells only grows,
 /// so this ends). Refuses a table whose own audit does not pass: nothing of it may leave.
 pub(crate) fn settle(p: Prepared, earlier: &[Earlier<'_>]) -> Result<Release, DisclosureError> {
-    let Prepared {
-        request,
-        source,
-        policy,
-        user,
-        table,
-        source_versions,
-        mut sensitive,
-        mut pattern,
-    } = p;
-    // Cells public already (the same persons as a cell released before) are never cover.
-    sensitive.known = cross::known_cells(&table, earlier);
-    if !sensitive.known.is_empty() {
-        pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
+    Ok(settle_linked(vec![p], earlier)?
+        .pop()
+        .expect("one release per prepared table"))
+}
+
+/// A table being settled against other releases: its suppression so far and the cells hidden
+/// because, with other releases, they would pin down a small group.
+pub(crate) struct Settling<'t> {
+    pub(crate) table: &'t Table,
+    pub(crate) policy: Policy,
+    pub(crate) sensitive: Sensitive,
+    pub(crate) pattern: Pattern,
+    hidden_for_differencing: BTreeMap<usize, i64>,
+    pub(crate) differencing: Vec<Finding>,
+}
+
+impl<'t> Settling<'t> {
+    pub(crate) fn new(
+        table: &'t Table,
+        policy: Policy,
+        sensitive: Sensitive,
+        pattern: Pattern,
+    ) -> Settling<'t> {
+        Settling {
+            table,
+            policy,
+            sensitive,
+            pattern,
+            hidden_for_differencing: BTreeMap::new(),
+            differencing: Vec::new(),
+        }
     }
-    let mut hidden_for_differencing: BTreeMap<usize, i64> = BTreeMap::new();
-    let mut differencing = Vec::new();
+}
+
+/// Audits tables released together against every release in `earlier` and against each
+/// other, hiding cells (in any of them) until no combination pins down a small group (the
+/// hidden cells only grow, so this ends); the tables with new findings are suppressed again
+/// side by side.
+pub(crate) fn settle_all(
+    work: &mut [Settling<'_>],
+    earlier: &[Earlier<'_>],
+) -> Result<(), DisclosureError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    for w in work.iter_mut() {
+        // Cells public already (the same persons as a cell released before) are never cover.
+        w.sensitive.known = cross::known_cells(w.table, earlier);
+        if !w.sensitive.known.is_empty() {
+            w.pattern = suppress::suppress_with(w.table, &w.policy, &w.sensitive)?;
+        }
+    }
     loop {
         let clock = std::time::Instant::now();
-        let found: Vec<Finding> = cross::findings(&table, &pattern.status, &policy, earlier)?;
+        let news: Vec<cross::New> = work
+            .iter()
+            .map(|w| cross::New {
+                table: w.table,
+                status: &w.pattern.status,
+                policy: w.policy,
+            })
+            .collect();
+        let found: Vec<Vec<Finding>> = cross::findings(&news, earlier)?;
+        let n: usize = found.iter().map(Vec::len).sum();
         if crate::audit::trace() {
             eprintln!(
-                "cross-release audit against {} release(s): {} cell(s) to hide, {:.2} s",
+                "cross-release audit of {} table(s) against {} release(s): {n} cell(s) to hide, {:.2} s",
+                work.len(),
                 earlier.len(),
-                found.len(),
                 clock.elapsed().as_secs_f64()
             );
         }
-        if found.is_empty() {
-            break;
+        if n == 0 {
+            return Ok(());
         }
-        for f in &found {
-            let g = hidden_for_differencing.entry(f.cell).or_insert(0);
-            *g = (*g).max(f.group.max(1));
+        let mut changed: Vec<&mut Settling> = Vec::new();
+        for (w, found) in work.iter_mut().zip(found) {
+            if found.is_empty() {
+                continue;
+            }
+            for f in &found {
+                let g = w.hidden_for_differencing.entry(f.cell).or_insert(0);
+                *g = (*g).max(f.group.max(1));
+            }
+            w.differencing.extend(found);
+            w.sensitive.differencing = w
+                .hidden_for_differencing
+                .iter()
+                .map(|(&c, &g)| (c, g))
+                .collect();
+            changed.push(w);
         }
-        differencing.extend(found);
-        sensitive.differencing = hidden_for_differencing
-            .iter()
-            .map(|(&c, &g)| (c, g))
-            .collect();
-        pattern = suppress::suppress_with(&table, &policy, &sensitive)?;
+        // Suppressed again, a few tables at a time side by side.
+        let per_thread = changed.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = changed
+                .chunks_mut(per_thread.max(1))
+                .map(|chunk| {
+                    scope.spawn(move || -> Result<(), DisclosureError> {
+                        for w in chunk {
+                            w.pattern = suppress::suppress_with(w.table, &w.policy, &w.sensitive)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().expect("a suppression thread panicked"))
+        })?;
     }
-    if !pattern.passed() {
-        let failing = pattern
-            .certificate
-            .iter()
-            .zip(&pattern.protection)
-            .find(|(b, p)| !p.holds(b));
-        return Err(DisclosureError::Audit(format!(
-            "{}: the audit did not pass ({failing:?}): nothing is released",
-            request.title
-        )));
+}
+
+/// Settles prepared tables released together ([`settle_all`]) and makes them releases.
+/// Refuses the lot when a table's own audit does not pass: nothing of it may leave.
+pub(crate) fn settle_linked(
+    prepared: Vec<Prepared>,
+    earlier: &[Earlier<'_>],
+) -> Result<Vec<Release>, DisclosureError> {
+    let mut rest = Vec::with_capacity(prepared.len());
+    let mut tables = Vec::with_capacity(prepared.len());
+    let mut suppression = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        tables.push(p.table);
+        suppression.push((p.sensitive, p.pattern));
+        rest.push((p.request, p.source, p.policy, p.user, p.source_versions));
     }
-    let created = chrono::Utc::now();
-    Ok(Release {
-        id: format!(
-            "{}-{}",
-            &request.hash()[..12],
-            created.format("%Y%m%dT%H%M%S%.3fZ")
-        ),
-        request,
-        source,
-        source_versions,
-        created: created.to_rfc3339(),
-        user,
-        policy,
-        table,
-        pattern,
-        audited_against: earlier.iter().map(|e| e.id.to_string()).collect(),
-        differencing,
-    })
+    let mut work: Vec<Settling> = tables
+        .iter()
+        .zip(&rest)
+        .zip(suppression)
+        .map(|((t, r), (s, p))| Settling::new(t, r.2, s, p))
+        .collect();
+    settle_all(&mut work, earlier)?;
+    let settled: Vec<(Pattern, Vec<Finding>)> = work
+        .into_iter()
+        .map(|w| (w.pattern, w.differencing))
+        .collect();
+    rest.into_iter()
+        .zip(tables)
+        .zip(settled)
+        .map(
+            |(
+                ((request, source, policy, user, source_versions), table),
+                (pattern, differencing),
+            )| {
+                if !pattern.passed() {
+                    let failing = pattern
+                        .certificate
+                        .iter()
+                        .zip(&pattern.protection)
+                        .find(|(b, p)| !p.holds(b));
+                    return Err(DisclosureError::Audit(format!(
+                        "{}: the audit did not pass ({failing:?}): nothing is released",
+                        request.title
+                    )));
+                }
+                let created = chrono::Utc::now();
+                Ok(Release {
+                    id: format!(
+                        "{}-{}",
+                        &request.hash()[..12],
+                        created.format("%Y%m%dT%H%M%S%.3fZ")
+                    ),
+                    request,
+                    source,
+                    source_versions,
+                    created: created.to_rfc3339(),
+                    user,
+                    policy,
+                    table,
+                    pattern,
+                    audited_against: earlier.iter().map(|e| e.id.to_string()).collect(),
+                    differencing,
+                })
+            },
+        )
+        .collect()
 }
 
 /// Runs the request's query on `source` (tables at the `pinned` versions where given, else

@@ -1,0 +1,600 @@
+//! The search for small groups of persons that a system of released counts pins down: every
+//! union of small atoms whose count every solution holds between 1 and the threshold − 1.
+//!
+//! The unknowns (atoms) split into groups linked by equations; each group is searched on its
+//! own. A large group is first searched on *blocks*: the group's unknowns are cut into blocks
+//! of at most [`BLOCK`] unknowns, and each equation is split into its part in each block, held
+//! at its true value. Every solution of the blocks is a solution of the group (the parts add up
+//! to the equation), so a witness found on the blocks — a solution that empties a union, or
+//! carries an atom to the threshold — holds for the group; only what the blocks cannot settle
+//! (a union no block solution empties) is solved on the whole group, and in a group too large
+//! to solve whole ([`WHOLE`]) it is taken as pinned (a cell is hidden for it: the search errs
+//! on the side of hiding).
+
+use crate::DisclosureError;
+use crate::audit;
+use crate::table::Equation;
+use microlp::OptimizationDirection::{Maximize, Minimize};
+use std::collections::{BTreeMap, HashMap};
+
+const EPS: f64 = 1e-6;
+
+fn find(parent: &mut [u32], x: u32) -> u32 {
+    let mut r = x;
+    while parent[r as usize] != r {
+        r = parent[r as usize];
+    }
+    let mut y = x;
+    while parent[y as usize] != r {
+        let next = parent[y as usize];
+        parent[y as usize] = r;
+        y = next;
+    }
+    r
+}
+
+/// The unknowns of a system linked by equations (and by `links`, sets of unknowns to solve
+/// together): per group, its equations and a numbering of its unknowns, keyed by a root
+/// unknown; and the root of every unknown.
+pub(crate) fn linked_groups(
+    hidden: &[bool],
+    equations: &[Equation],
+    links: &[Vec<usize>],
+) -> (Vec<u32>, BTreeMap<u32, Group>) {
+    let n = hidden.len();
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut join = |members: &mut dyn Iterator<Item = usize>| {
+        if let Some(first) = members.next() {
+            for c in members {
+                let (x, y) = (find(&mut parent, first as u32), find(&mut parent, c as u32));
+                if x != y {
+                    parent[x as usize] = y;
+                }
+            }
+        }
+    };
+    for e in equations {
+        join(
+            &mut std::iter::once(e.total)
+                .chain(e.parts.iter().copied())
+                .filter(|&c| hidden[c]),
+        );
+    }
+    for members in links {
+        join(&mut members.iter().copied());
+    }
+    let root: Vec<u32> = (0..n as u32).map(|c| find(&mut parent, c)).collect();
+    let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
+    for (k, e) in equations.iter().enumerate() {
+        let mut unknowns = std::iter::once(e.total)
+            .chain(e.parts.iter().copied())
+            .filter(|&c| hidden[c])
+            .peekable();
+        let Some(&first) = unknowns.peek() else {
+            continue;
+        };
+        let g = groups.entry(root[first]).or_default();
+        g.equations.push(k);
+        for c in unknowns {
+            let next = g.pos.len();
+            g.pos.entry(c).or_insert(next);
+        }
+    }
+    for members in links {
+        for &c in members {
+            let g = groups.entry(root[c]).or_default();
+            let next = g.pos.len();
+            g.pos.entry(c).or_insert(next);
+        }
+    }
+    (root, groups)
+}
+
+/// A group of linked unknowns: its equations and its own numbering of its unknowns.
+#[derive(Debug, Default)]
+pub(crate) struct Group {
+    pub(crate) equations: Vec<usize>,
+    pub(crate) pos: HashMap<usize, usize>,
+}
+
+/// What an LP over a group answered.
+pub(crate) enum Lp {
+    /// An optimal solution, in the group's numbering.
+    Solved(Vec<f64>),
+    Unbounded,
+    Infeasible,
+}
+
+/// A row of an LP: `Σ coef·x = rhs`, as (unknown, coefficient) pairs and the right-hand side.
+type Row = (Vec<(usize, f64)>, f64);
+
+/// A group cut into blocks: the block of each unknown, and per block its LP and its unknowns
+/// in the group's numbering.
+type Blocks = (Vec<usize>, Vec<(GroupLp, Vec<usize>)>);
+
+/// The LPs over one group: its equations as rows `Σ coef·x = rhs` over its unknowns (x ≥ 0).
+pub(crate) struct GroupLp {
+    rows: Vec<Row>,
+    pub(crate) n: usize,
+}
+
+impl GroupLp {
+    pub(crate) fn new(
+        group: &Group,
+        values: &[f64],
+        hidden: &[bool],
+        equations: &[Equation],
+    ) -> GroupLp {
+        let rows = group
+            .equations
+            .iter()
+            .map(|&k| {
+                let e = &equations[k];
+                let mut coef = Vec::new();
+                let mut rhs = 0.0;
+                for (c, sign) in
+                    std::iter::once((e.total, 1.0)).chain(e.parts.iter().map(|&p| (p, -1.0)))
+                {
+                    if hidden[c] {
+                        coef.push((group.pos[&c], sign));
+                    } else {
+                        rhs -= sign * values[c];
+                    }
+                }
+                (coef, rhs)
+            })
+            .collect();
+        GroupLp {
+            rows,
+            n: group.pos.len(),
+        }
+    }
+
+    /// Optimises `Σ weight·x` (plus, per set in `capped`, the set's sum counted up to `t`),
+    /// with the unknowns of `zero` held at 0.
+    pub(crate) fn solve(
+        &self,
+        dir: microlp::OptimizationDirection,
+        weights: &[(usize, f64)],
+        capped: &[Vec<usize>],
+        zero: &[usize],
+        t: f64,
+    ) -> Result<Lp, DisclosureError> {
+        use microlp::{ComparisonOp, Problem};
+        let mut w = vec![0.0; self.n];
+        for &(i, x) in weights {
+            w[i] += x;
+        }
+        let mut fixed = vec![false; self.n];
+        for &i in zero {
+            fixed[i] = true;
+        }
+        let mut p = Problem::new(dir);
+        let vars: Vec<_> = w
+            .iter()
+            .zip(&fixed)
+            .map(|(&x, &f)| p.add_var(x, (0.0, if f { 0.0 } else { f64::INFINITY })))
+            .collect();
+        for (coef, rhs) in &self.rows {
+            let terms: Vec<_> = coef.iter().map(|&(i, s)| (vars[i], s)).collect();
+            p.add_constraint(&terms, ComparisonOp::Eq, *rhs);
+        }
+        for members in capped {
+            let y = p.add_var(1.0, (0.0, t));
+            let mut terms = vec![(y, 1.0)];
+            terms.extend(members.iter().map(|&i| (vars[i], -1.0)));
+            p.add_constraint(&terms, ComparisonOp::Le, 0.0);
+        }
+        match p.solve() {
+            Ok(o) => {
+                let sol = o
+                    .into_solution()
+                    .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
+                Ok(Lp::Solved(vars.iter().map(|v| sol.var_value(*v)).collect()))
+            }
+            Err(microlp::Error::Unbounded) => Ok(Lp::Unbounded),
+            Err(microlp::Error::Infeasible) => Ok(Lp::Infeasible),
+            Err(e) => Err(DisclosureError::Audit(e.to_string())),
+        }
+    }
+}
+
+impl GroupLp {
+    /// The rows' unknowns cut into blocks of at most `max` unknowns (rows taken shortest
+    /// first, two blocks joined when a row spans them and they fit together), and per block
+    /// its rows: each row's part in the block, with `truth`'s value of that part as its
+    /// right-hand side. Returns the block of each unknown and the blocks' LPs with, per
+    /// block, its unknowns in the group's numbering.
+    fn blocks(&self, truth: &[f64], max: usize) -> Blocks {
+        let mut parent: Vec<u32> = (0..self.n as u32).collect();
+        let mut size = vec![1usize; self.n];
+        let mut order: Vec<usize> = (0..self.rows.len()).collect();
+        order.sort_by_key(|&r| self.rows[r].0.len());
+        for r in order {
+            let coef = &self.rows[r].0;
+            let mut roots: Vec<u32> = coef
+                .iter()
+                .map(|&(i, _)| find(&mut parent, i as u32))
+                .collect();
+            roots.sort_unstable();
+            roots.dedup();
+            let total: usize = roots.iter().map(|&x| size[x as usize]).sum();
+            if total > max {
+                continue;
+            }
+            let first = roots[0];
+            for &x in &roots[1..] {
+                parent[x as usize] = first;
+            }
+            size[first as usize] = total;
+        }
+        let mut block_of_root: HashMap<u32, usize> = HashMap::new();
+        let mut block = vec![0usize; self.n];
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut local = vec![0usize; self.n];
+        for i in 0..self.n {
+            let r = find(&mut parent, i as u32);
+            let b = *block_of_root.entry(r).or_insert_with(|| {
+                members.push(Vec::new());
+                members.len() - 1
+            });
+            block[i] = b;
+            local[i] = members[b].len();
+            members[b].push(i);
+        }
+        let mut rows: Vec<Vec<Row>> = vec![Vec::new(); members.len()];
+        for (coef, _) in &self.rows {
+            let mut parts: BTreeMap<usize, (Vec<(usize, f64)>, f64)> = BTreeMap::new();
+            for &(i, s) in coef {
+                let p = parts.entry(block[i]).or_default();
+                p.0.push((local[i], s));
+                p.1 += s * truth[i];
+            }
+            for (b, row) in parts {
+                rows[b].push(row);
+            }
+        }
+        let lps = rows
+            .into_iter()
+            .zip(members)
+            .map(|(rows, m)| (GroupLp { rows, n: m.len() }, m))
+            .collect();
+        (block, lps)
+    }
+}
+
+/// A group of persons the releases pin down: unknowns (atoms) whose sum every solution holds
+/// between 1 and the threshold − 1.
+#[derive(Debug, Clone)]
+pub(crate) struct PinnedUnion {
+    /// The unknowns, in the system's numbering.
+    pub(crate) members: Vec<usize>,
+    pub(crate) lower: f64,
+    pub(crate) upper: f64,
+}
+
+/// At most this many LPs per group in the search for pinned unions; a group needing more is
+/// refused (the audit fails closed rather than release what it could not check).
+const UNION_SEARCH_BUDGET: usize = 20_000;
+
+/// Groups with more unknowns than this are searched on blocks of at most this many first.
+pub(crate) const BLOCK: usize = 400;
+
+/// Groups with more unknowns than this are never solved whole (one LP could take minutes):
+/// what their blocks cannot settle is taken as pinned, and a cell is hidden for it.
+pub(crate) const WHOLE: usize = 3_000;
+
+thread_local! {
+    /// The block size in use: [`BLOCK`], smaller in tests so that small systems are
+    /// searched on blocks too.
+    static BLOCK_SIZE: std::cell::Cell<usize> = const { std::cell::Cell::new(BLOCK) };
+}
+
+/// Searches on blocks of at most `size` unknowns on this thread (tests).
+#[cfg(test)]
+pub(crate) fn set_block_size(size: usize) {
+    BLOCK_SIZE.with(|b| b.set(size));
+}
+
+/// Where witnesses are sought: the whole group, or its blocks first.
+struct Space {
+    whole: GroupLp,
+    t: f64,
+    /// When the group is large: the block of each unknown, and the blocks (LP and unknowns).
+    blocks: Option<Blocks>,
+    /// Per block, the last solution emptying as many small unknowns as it can (block
+    /// numbering), reused for blocks a union does not touch.
+    root: Vec<Vec<f64>>,
+    /// LPs solved on the whole group (large groups).
+    whole_lps: usize,
+    /// Unions that neither the blocks nor the whole group (too large) settled.
+    unsettled: usize,
+}
+
+impl Space {
+    fn new(whole: GroupLp, truth: &[f64], t: f64) -> Space {
+        let block = BLOCK_SIZE.with(|b| b.get());
+        let blocks = (whole.n > block).then(|| whole.blocks(truth, block));
+        Space {
+            whole,
+            t,
+            blocks,
+            root: Vec::new(),
+            whole_lps: 0,
+            unsettled: 0,
+        }
+    }
+
+    /// The small unknowns (`small`, group numbering) that no solution found carries to `t`.
+    fn tight(&self, small: &[usize]) -> Result<Vec<usize>, DisclosureError> {
+        let mut small = small.to_vec();
+        let parts: Vec<(&GroupLp, Vec<usize>)> = match &self.blocks {
+            None => vec![(&self.whole, (0..self.whole.n).collect())],
+            Some((_, blocks)) => blocks.iter().map(|(lp, m)| (lp, m.clone())).collect(),
+        };
+        for (lp, members) in parts {
+            let local: HashMap<usize, usize> =
+                members.iter().enumerate().map(|(l, &g)| (g, l)).collect();
+            for _ in 0..4 {
+                let here: Vec<usize> = small.iter().filter_map(|g| local.get(g).copied()).collect();
+                if here.is_empty() {
+                    break;
+                }
+                let capped: Vec<Vec<usize>> = here.iter().map(|&l| vec![l]).collect();
+                let Lp::Solved(x) = lp.solve(Maximize, &[], &capped, &[], self.t)? else {
+                    break;
+                };
+                let before = small.len();
+                small.retain(|g| local.get(g).is_none_or(|&l| x[l] < self.t - EPS));
+                if small.len() == before {
+                    break;
+                }
+            }
+        }
+        Ok(small)
+    }
+
+    /// A solution (group numbering) holding the unknowns of `zero` at 0 and with the sum of
+    /// `rest` as small as it can on the blocks it solves; `None` when no solution empties
+    /// `zero`.
+    fn empty(
+        &mut self,
+        zero: &[usize],
+        rest: &[usize],
+    ) -> Result<Option<Vec<f64>>, DisclosureError> {
+        let contradiction =
+            || DisclosureError::Audit("the released counts contradict each other".into());
+        if let Some((block, blocks)) = &self.blocks {
+            let first = self.root.is_empty();
+            let touched: Vec<bool> = (0..blocks.len())
+                .map(|b| first || zero.iter().any(|&g| block[g] == b))
+                .collect();
+            let mut x = vec![0.0; self.whole.n];
+            let mut solved: Vec<Option<Vec<f64>>> = vec![None; blocks.len()];
+            let mut all_emptied = true;
+            for (b, (lp, members)) in blocks.iter().enumerate() {
+                let y = if touched[b] {
+                    let local: HashMap<usize, usize> =
+                        members.iter().enumerate().map(|(l, &g)| (g, l)).collect();
+                    let w: Vec<(usize, f64)> = rest
+                        .iter()
+                        .filter_map(|g| local.get(g).map(|&l| (l, 1.0)))
+                        .collect();
+                    let z: Vec<usize> = zero.iter().filter_map(|g| local.get(g).copied()).collect();
+                    match lp.solve(Minimize, &w, &[], &z, self.t)? {
+                        Lp::Solved(y) => y,
+                        Lp::Infeasible if !z.is_empty() => {
+                            all_emptied = false;
+                            break;
+                        }
+                        _ => return Err(contradiction()),
+                    }
+                } else {
+                    self.root[b].clone()
+                };
+                for (l, &g) in members.iter().enumerate() {
+                    x[g] = y[l];
+                }
+                solved[b] = Some(y);
+            }
+            if all_emptied {
+                if first {
+                    self.root = solved
+                        .into_iter()
+                        .map(|s| s.expect("every block solved"))
+                        .collect();
+                }
+                return Ok(Some(x));
+            }
+            // No solution of the blocks empties it: ask the whole group, if it is not too
+            // large; else it is taken as one no solution empties.
+            if self.whole.n > WHOLE {
+                self.unsettled += 1;
+                return Ok(None);
+            }
+            self.whole_lps += 1;
+        }
+        let w: Vec<(usize, f64)> = rest.iter().map(|&g| (g, 1.0)).collect();
+        match self.whole.solve(Minimize, &w, &[], zero, self.t)? {
+            Lp::Solved(x) => Ok(Some(x)),
+            Lp::Infeasible if !zero.is_empty() => Ok(None),
+            _ => Err(contradiction()),
+        }
+    }
+
+    /// The exact minimum and maximum of the sum of `members` over the whole group (its true
+    /// sum, `truth`, for both when the group is too large to solve whole).
+    fn bounds(&mut self, members: &[usize], truth: f64) -> Result<(f64, f64), DisclosureError> {
+        if self.whole.n > WHOLE {
+            // Not solved: taken as pinned to its true count.
+            return Ok((truth, truth));
+        }
+        self.whole_lps += 2;
+        let sum: Vec<(usize, f64)> = members.iter().map(|&i| (i, 1.0)).collect();
+        let lower = match self.whole.solve(Minimize, &sum, &[], &[], self.t)? {
+            Lp::Solved(x) => members.iter().map(|&i| x[i]).sum(),
+            _ => {
+                return Err(DisclosureError::Audit(
+                    "the released counts contradict each other".into(),
+                ));
+            }
+        };
+        let upper = match self.whole.solve(Maximize, &sum, &[], &[], self.t)? {
+            Lp::Solved(y) => members.iter().map(|&i| y[i]).sum(),
+            _ => f64::INFINITY,
+        };
+        Ok((lower, upper))
+    }
+}
+
+/// Every union of `small` unknowns (each with its true count, 1 to `t` − 1) that the system
+/// pins between 1 and `t` − 1, searched group by group.
+///
+/// A union is pinned when no solution empties it (its minimum is above 0) and none carries it
+/// to `t` (its maximum is below `t`). Only unions of small unknowns whose true counts add up
+/// to less than `t` can be pinned (the true counts are a solution), and a pinned union holds
+/// a minimal union that no solution empties, pinned too: the search enumerates those. An
+/// unknown that some solution carries to `t` is in no pinned union, and a solution that
+/// empties a set of unknowns shows that every union of them can be emptied, so every union no
+/// solution empties holds an unknown that solution leaves positive. The search grows a union
+/// by one such unknown at a time (a branch-and-bound over hitting sets, each branch
+/// forbidding the unknowns of the branches before it, so each union is visited once), asking
+/// each time for a solution that empties the union and as many small unknowns as it can. A
+/// union no solution empties is then bounded exactly.
+pub(crate) fn pinned_unions(
+    values: &[f64],
+    hidden: &[bool],
+    equations: &[Equation],
+    small: &[(usize, i64)],
+    t: i64,
+) -> Result<Vec<PinnedUnion>, DisclosureError> {
+    let links: Vec<Vec<usize>> = small.iter().map(|&(c, _)| vec![c]).collect();
+    let (root, groups) = linked_groups(hidden, equations, &links);
+    let mut by_group: BTreeMap<u32, Vec<(usize, i64)>> = BTreeMap::new();
+    for &(c, n) in small {
+        by_group.entry(root[c]).or_default().push((c, n));
+    }
+    let mut out = Vec::new();
+    for (key, small) in by_group {
+        let clock = std::time::Instant::now();
+        let group = &groups[&key];
+        let mut truth = vec![0.0; group.pos.len()];
+        for (&c, &i) in &group.pos {
+            truth[i] = values[c];
+        }
+        let mut space = Space::new(
+            GroupLp::new(group, values, hidden, equations),
+            &truth,
+            t as f64,
+        );
+        let count_of: HashMap<usize, i64> =
+            small.iter().map(|&(c, n)| (group.pos[&c], n)).collect();
+        let system_of: HashMap<usize, usize> =
+            small.iter().map(|&(c, _)| (group.pos[&c], c)).collect();
+        let all: Vec<usize> = small.iter().map(|(c, _)| group.pos[c]).collect();
+        let at = space.tight(&all)?;
+        if audit::trace() {
+            eprintln!(
+                "  union search: group of {} unknowns{}: {} of {} small that no solution found carries to {t} ({:.2} s)",
+                space.whole.n,
+                match &space.blocks {
+                    Some((_, b)) => format!(" ({} blocks)", b.len()),
+                    None => String::new(),
+                },
+                at.len(),
+                all.len(),
+                clock.elapsed().as_secs_f64()
+            );
+        }
+        if at.is_empty() {
+            continue;
+        }
+        let root_witness = space
+            .empty(&[], &at)?
+            .expect("the true counts are a solution");
+        struct Node {
+            members: Vec<usize>,
+            count: i64,
+            forbidden: Vec<usize>,
+            witness: Vec<f64>,
+        }
+        let mut stack = vec![Node {
+            members: Vec::new(),
+            count: 0,
+            forbidden: Vec::new(),
+            witness: root_witness,
+        }];
+        let mut lps = 0usize;
+        while let Some(node) = stack.pop() {
+            let branch: Vec<usize> = (0..at.len())
+                .filter(|&i| {
+                    node.witness[at[i]] > EPS
+                        && !node.members.contains(&i)
+                        && !node.forbidden.contains(&i)
+                        && node.count + count_of[&at[i]] < t
+                })
+                .collect();
+            for (j, &b) in branch.iter().enumerate() {
+                if lps >= UNION_SEARCH_BUDGET {
+                    return Err(DisclosureError::Audit(format!(
+                        "the search for small groups pinned across releases needs more than {UNION_SEARCH_BUDGET} LPs in one group of {} unknowns: nothing is released",
+                        space.whole.n
+                    )));
+                }
+                lps += 1;
+                if lps.is_multiple_of(1000) && audit::trace() {
+                    eprintln!(
+                        "    {lps} unions tried, {} found pinned, {:.1} s",
+                        out.len(),
+                        clock.elapsed().as_secs_f64()
+                    );
+                }
+                let mut members = node.members.clone();
+                members.push(b);
+                let mut forbidden = node.forbidden.clone();
+                forbidden.extend(&branch[..j]);
+                let zero: Vec<usize> = members.iter().map(|&i| at[i]).collect();
+                let rest: Vec<usize> = (0..at.len())
+                    .filter(|i| !members.contains(i))
+                    .map(|i| at[i])
+                    .collect();
+                let count = node.count + count_of[&at[b]];
+                match space.empty(&zero, &rest)? {
+                    Some(witness) => stack.push(Node {
+                        members,
+                        count,
+                        forbidden,
+                        witness,
+                    }),
+                    None => {
+                        // No solution empties the union: bound it.
+                        let (lower, upper) = space.bounds(&zero, count as f64)?;
+                        if lower > EPS && upper < t as f64 - EPS {
+                            out.push(PinnedUnion {
+                                members: zero.iter().map(|i| system_of[i]).collect(),
+                                lower,
+                                upper,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if audit::trace() {
+            eprintln!(
+                "  union search: group of {} unknowns{}, {} small of which {} no solution found carries to {t}, {lps} unions tried, {} LPs on the whole group, {} taken as pinned unsolved, {:.2} s",
+                space.whole.n,
+                match &space.blocks {
+                    Some((_, b)) => format!(" ({} blocks)", b.len()),
+                    None => String::new(),
+                },
+                all.len(),
+                at.len(),
+                space.whole_lps,
+                space.unsettled,
+                clock.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(out)
+}
