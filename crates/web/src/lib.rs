@@ -440,3 +440,28 @@ async fn fallback(uri: Uri) -> Response {
     );
     html::not_found(&ctx, &NotFound::new(what))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_scheme_host_and_port_only() {
+        let u = PublicUrl::parse("https://atlas.example.be/").unwrap();
+        assert_eq!(u.as_str(), "https://atlas.example.be");
+        assert!(u.is_https());
+        let u = PublicUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(u.as_str(), "http://127.0.0.1:8080");
+        assert!(!u.is_https());
+        for bad in [
+            "atlas.example.be",
+            "ftp://atlas.example.be",
+            "https://atlas.example.be/atlas",
+            "https://atlas.example.be/?a=1",
+            "https://user:pw@atlas.example.be",
+            "javascript:alert(1)",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
