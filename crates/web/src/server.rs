@@ -205,11 +205,15 @@ async fn connection<I>(
         act.in_flight.fetch_add(1, Ordering::AcqRel);
         async move {
             let resp = app.oneshot(req.map(axum::body::Body::new)).await;
-            act.last_ms
-                .store(act.start.elapsed().as_millis() as u64, Ordering::Release);
-            act.served.fetch_add(1, Ordering::AcqRel);
-            act.in_flight.fetch_sub(1, Ordering::AcqRel);
-            resp
+            // The request stays in flight until its body is written (or dropped).
+            resp.map(|r| {
+                r.map(|inner| {
+                    axum::body::Body::new(Tracked {
+                        inner,
+                        activity: Some(act),
+                    })
+                })
+            })
         }
     });
     let conn = http.serve_connection(TokioIo::new(io), service);
@@ -236,6 +240,53 @@ async fn connection<I>(
                 }
             }
         }
+    }
+}
+
+/// A response body that marks the end of its request when written out or dropped.
+struct Tracked {
+    inner: axum::body::Body,
+    activity: Option<Arc<Activity>>,
+}
+
+impl Tracked {
+    fn done(&mut self) {
+        if let Some(a) = self.activity.take() {
+            a.last_ms
+                .store(a.start.elapsed().as_millis() as u64, Ordering::Release);
+            a.served.fetch_add(1, Ordering::AcqRel);
+            a.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = r {
+            self.done();
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
