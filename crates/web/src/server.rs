@@ -225,7 +225,10 @@ async fn connection<I>(
             .idle_since()
             .map(|t| t + keep_alive)
             .unwrap_or_else(|| Instant::now() + keep_alive);
+        // The connection first: when its next request has arrived as the idle deadline
+        // passes, it is read (and counted in flight) before the deadline is looked at.
         tokio::select! {
+            biased;
             _ = conn.as_mut() => return,
             r = stop.changed(), if !closing => {
                 if r.is_err() || *stop.borrow() {
