@@ -139,5 +139,11 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         return Ok(0);
     }
     println!("\nServing the Atlas (Ctrl-C to stop):");
-    crate::serve::run(&warehouse, Some(&reference), "127.0.0.1", args.port)
+    crate::serve::run(
+        &warehouse,
+        Some(&reference),
+        "127.0.0.1",
+        args.port,
+        &crate::serve::ServeOptions::default(),
+    )
 }

@@ -172,6 +172,8 @@ enum Command {
         /// Reference data folder with the boundaries (default: shared/data next to the repository).
         #[arg(long)]
         reference: Option<PathBuf>,
+        #[command(flatten)]
+        options: serve::ServeOptions,
     },
     /// Trusted-third-party utilities.
     Ttp {
@@ -554,7 +556,8 @@ fn run(cli: Cli) -> Result<u8> {
             port,
             host,
             reference,
-        } => serve::run(&warehouse, reference.as_deref(), &host, port),
+            options,
+        } => serve::run(&warehouse, reference.as_deref(), &host, port, &options),
         Command::Ttp {
             command: TtpCommand::Keygen { out },
         } => {

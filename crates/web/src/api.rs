@@ -8,14 +8,17 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-/// A JSON response.
+/// A JSON response. `<`, `>` and `&` (only ever inside strings) are written as `\u003c`,
+/// `\u003e` and `\u0026`, so that no reflected markup appears even in a JSON body.
 pub fn json_response(status: StatusCode, v: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        v.to_string(),
-    )
-        .into_response()
+    let mut body = v.to_string();
+    if body.contains(['<', '>', '&']) {
+        body = body
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
+    }
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The JSON 404 of the API.

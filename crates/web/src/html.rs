@@ -43,12 +43,14 @@ pub fn enc_segment(s: &str) -> String {
     enc(s).replace('+', "%20")
 }
 
-/// The request as a page sees it: its language, path and query parameters.
+/// The request as a page sees it: its language, the path of its route and its query
+/// parameters.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     /// The page's language (`?lang=`, French by default).
     pub lang: Lang,
-    /// The request path.
+    /// The page's path, rebuilt from the matched route and its (re-encoded) parameters:
+    /// never the raw request path, so a link built from it stays on this site.
     pub path: String,
     /// The query parameters, in order.
     pub params: Vec<(String, String)>,
@@ -68,19 +70,52 @@ impl NotFound {
     }
 }
 
+/// Decodes a query string strictly (`application/x-www-form-urlencoded`): `None` when a `%`
+/// is not followed by two hexadecimal digits or a decoded name or value is not UTF-8.
+pub fn parse_query(query: &str) -> Option<Vec<(String, String)>> {
+    fn decode(s: &str) -> Option<String> {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = b.get(i + 1..i + 3)?;
+                    let hex = std::str::from_utf8(hex).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
 impl Ctx {
-    /// Parses the request's URI. A malformed query string or an unknown `lang` gives the
-    /// context (French) and the reason, for a 404.
-    pub fn from_uri(uri: &Uri) -> Result<Ctx, (Ctx, NotFound)> {
-        let path = uri.path().to_string();
+    /// The context of a page whose route gave `path` (already percent-encoded, starting with
+    /// a single `/`). A malformed query string or an unknown `lang` gives the context
+    /// (French) and the reason, for a 404.
+    pub fn new(path: impl Into<String>, uri: &Uri) -> Result<Ctx, (Ctx, NotFound)> {
         let mut ctx = Ctx {
             lang: Lang::Fr,
-            path,
+            path: path.into(),
             params: Vec::new(),
         };
-        match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri) {
-            Ok(q) => ctx.params = q.0,
-            Err(_) => {
+        debug_assert!(ctx.path.starts_with('/') && !ctx.path.starts_with("//"));
+        match parse_query(uri.query().unwrap_or("")) {
+            Some(q) => ctx.params = q,
+            None => {
                 return Err((
                     ctx,
                     NotFound::new("Paramètres de requête illisibles / Onleesbare queryparameters"),
@@ -101,6 +136,17 @@ impl Ctx {
             },
         }
         Ok(ctx)
+    }
+
+    /// The context of a request no route matched: its language switch leads to the front
+    /// page in the other language, without the request's parameters.
+    pub fn unknown_route(uri: &Uri) -> Ctx {
+        let mut ctx = match Ctx::new("/", uri) {
+            Ok(c) => c,
+            Err((c, _)) => c,
+        };
+        ctx.params.clear();
+        ctx
     }
 
     /// A query parameter (the first one of that name), `None` when absent or empty.
@@ -263,5 +309,24 @@ mod tests {
             href_lang("/indicator/x", &[("age", "75+")], Lang::Nl),
             "/indicator/x?age=75%2B&lang=nl"
         );
+    }
+
+    #[test]
+    fn queries_are_decoded_strictly() {
+        assert_eq!(
+            parse_query("a=1&b=x+y%2B&&c"),
+            Some(vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y+".into()),
+                ("c".into(), String::new())
+            ])
+        );
+        assert_eq!(
+            parse_query("q=g%C3%A9n"),
+            Some(vec![("q".into(), "gén".into())])
+        );
+        for bad in ["a=%", "a=%4", "a=%zz", "%=1", "a=%FF", "a=%C3"] {
+            assert_eq!(parse_query(bad), None, "{bad}");
+        }
     }
 }

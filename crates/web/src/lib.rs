@@ -6,6 +6,13 @@
 //! are embedded in the binary, nothing is fetched from elsewhere, so the Atlas works offline.
 //! A figure the disclosure gate did not release is shown as "cellule masquée" /
 //! "afgeschermde cel" and carries no number on any page or in any file.
+//!
+//! The server is meant for the open internet (docs/deployment.md): every link and URL it
+//! writes comes from the matched route or the configured [`PublicUrl`], never from the raw
+//! request path or its `Host`; every response carries the security headers, a per-resource
+//! `ETag` and compression when it is large ([`respond`]); connections are cut on slow
+//! headers, bodies and writes, on idle keep-alive and above a connection cap ([`server`]);
+//! HTTPS with rustls when given a certificate ([`tls`]).
 
 #![warn(missing_docs)]
 
@@ -15,7 +22,10 @@ pub mod data;
 pub mod html;
 pub mod map;
 pub mod pages;
+pub mod respond;
+pub mod server;
 pub mod text;
+pub mod tls;
 
 use aim_atlas::Atlas;
 use aim_maps::Maps;
@@ -23,13 +33,70 @@ use aim_model::geography::Geography;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use data::Data;
 use html::{Ctx, NotFound};
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+
+pub use server::{ServeError, ServerConfig};
+
+/// The public base URL of the Atlas (`aim serve --public-url`): scheme, host and optional
+/// port, no path. The DCAT catalogue's identifiers and download URLs are built from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+/// Why a public URL is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PublicUrlError {
+    /// Not a URL.
+    #[error("not a URL: {0}")]
+    Parse(#[from] url::ParseError),
+    /// Not `http` or `https`, or no host.
+    #[error("the public URL must be http:// or https:// with a host name, got {0}")]
+    Scheme(String),
+    /// A path, query, fragment or credentials: the Atlas is served at the root of its host.
+    #[error(
+        "the public URL must be only scheme, host and port (the Atlas is served at the root), got {0}"
+    )]
+    NotRoot(String),
+}
+
+impl PublicUrl {
+    /// Parses `http(s)://host[:port][/]`.
+    pub fn parse(s: &str) -> Result<PublicUrl, PublicUrlError> {
+        let u = url::Url::parse(s)?;
+        if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
+            return Err(PublicUrlError::Scheme(s.to_string()));
+        }
+        if u.path() != "/"
+            || u.query().is_some()
+            || u.fragment().is_some()
+            || !u.username().is_empty()
+            || u.password().is_some()
+        {
+            return Err(PublicUrlError::NotRoot(s.to_string()));
+        }
+        Ok(PublicUrl(u.as_str().trim_end_matches('/').to_string()))
+    }
+
+    /// The URL without a trailing slash, e.g. `https://atlas.example.be`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether visitors reach the Atlas over HTTPS (then responses carry HSTS).
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+}
+
+impl std::fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// What can go wrong when loading the Atlas for the web.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +117,7 @@ pub enum LoadError {
 
 struct Inner {
     data: Data,
-    base_url: String,
+    public_url: PublicUrl,
     all_csv: OnceLock<axum::body::Bytes>,
 }
 
@@ -59,12 +126,13 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// Indexes an Atlas with its maps. `base_url` (e.g. `http://127.0.0.1:8080`) is used in
-    /// the DCAT metadata when a request has no `Host` header.
-    pub fn new(atlas: Atlas, maps: Maps, geography: &Geography, base_url: &str) -> AppState {
+    /// Indexes an Atlas with its maps. `public_url` is the address visitors use: the DCAT
+    /// metadata's identifiers and download URLs are built from it, and HSTS is sent when it
+    /// is `https`.
+    pub fn new(atlas: Atlas, maps: Maps, geography: &Geography, public_url: PublicUrl) -> AppState {
         AppState(Arc::new(Inner {
             data: Data::new(atlas, maps, geography),
-            base_url: base_url.trim_end_matches('/').to_string(),
+            public_url,
             all_csv: OnceLock::new(),
         }))
     }
@@ -73,14 +141,19 @@ impl AppState {
     pub fn load(
         warehouse_root: &std::path::Path,
         reference_dir: &std::path::Path,
-        base_url: &str,
+        public_url: PublicUrl,
     ) -> Result<AppState, LoadError> {
         let atlas = aim_atlas::store::load(warehouse_root)?
             .ok_or_else(|| LoadError::NoAtlas(warehouse_root.display().to_string()))?;
         let geography =
             Geography::load(reference_dir).map_err(|e| LoadError::Geography(e.to_string()))?;
         let maps = Maps::load(reference_dir, &geography)?;
-        Ok(AppState::new(atlas, maps, &geography, base_url))
+        Ok(AppState::new(atlas, maps, &geography, public_url))
+    }
+
+    /// The public base URL.
+    pub fn public_url(&self) -> &PublicUrl {
+        &self.0.public_url
     }
 
     /// The indexed Atlas.
@@ -89,38 +162,65 @@ impl AppState {
     }
 }
 
-/// The Atlas's routes (all GET; see docs/atlas-web.md).
+/// The Atlas's routes (all GET; see docs/atlas-web.md) with the default limits.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(front))
-        .route("/indicators", get(indicators))
-        .route("/indicator", get(indicator_redirect))
-        .route("/indicator/{id}", get(indicator))
-        .route("/area/{level}/{code}", get(area))
-        .route("/api/figures/{id}", get(api_figures))
-        .route("/download/{file}", get(download))
-        .route("/dcat.jsonld", get(dcat))
-        .route("/data", get(data_page))
-        .route("/terms", get(terms))
-        .route("/about", get(about))
-        .route("/static/{name}", get(static_asset))
+    router_with(state, &ServerConfig::default())
+}
+
+/// Every route: its pattern and handler (all GET).
+fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/", get(front)),
+        ("/indicators", get(indicators)),
+        ("/indicator", get(indicator_redirect)),
+        ("/indicator/{id}", get(indicator)),
+        ("/area/{level}/{code}", get(area)),
+        ("/api/figures/{id}", get(api_figures)),
+        ("/download/{file}", get(download)),
+        ("/dcat.jsonld", get(dcat)),
+        ("/data", get(data_page)),
+        ("/terms", get(terms)),
+        ("/about", get(about)),
+        ("/static/{name}", get(static_asset)),
+    ]
+}
+
+/// The route patterns (`/indicator/{id}`…): the hostile-request tests try every one, so a
+/// route added later is covered without touching them.
+pub fn route_patterns() -> Vec<&'static str> {
+    routes().into_iter().map(|(p, _)| p).collect()
+}
+
+/// The Atlas's routes behind [`respond::finish`] (request bodies bounded by `config`;
+/// security headers, ETags, conditional requests, compression).
+pub fn router_with(state: AppState, config: &ServerConfig) -> Router {
+    let policy = respond::Policy::new(state.public_url().is_https(), config);
+    let mut router = Router::new();
+    for (pattern, handler) in routes() {
+        router = router.route(pattern, handler);
+    }
+    router
         .fallback(fallback)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            respond::finish,
+        ))
 }
 
-/// Binds `addr` and serves until Ctrl-C.
-pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    serve_on(state, listener).await
-}
-
-/// Serves on a bound listener until Ctrl-C.
-pub async fn serve_on(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+/// Serves on a bound listener until Ctrl-C, over TLS when `tls` is given
+/// ([`server::serve_until`] has the details).
+pub async fn serve_on(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
+    let app = router_with(state, &config);
+    server::serve_until(app, listener, config, tls, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }
 
 /// Binds a listener (port 0: any free port).
@@ -128,9 +228,9 @@ pub async fn bind(host: &str, port: u16) -> std::io::Result<tokio::net::TcpListe
     tokio::net::TcpListener::bind((host, port)).await
 }
 
-/// An HTML page, or the 404 page in the page's language.
-fn html_page(uri: &Uri, f: impl FnOnce(&Ctx) -> pages::PageResult) -> Response {
-    match Ctx::from_uri(uri) {
+/// An HTML page at the route path `path`, or the 404 page in the page's language.
+fn html_page(path: &str, uri: &Uri, f: impl FnOnce(&Ctx) -> pages::PageResult) -> Response {
+    match Ctx::new(path, uri) {
         Err((ctx, nf)) => html::not_found(&ctx, &nf),
         Ok(ctx) => match f(&ctx) {
             Ok(body) => html::respond(StatusCode::OK, body),
@@ -144,11 +244,11 @@ fn bad_path(lang: text::Lang) -> NotFound {
 }
 
 async fn front(State(st): State<AppState>, uri: Uri) -> Response {
-    html_page(&uri, |ctx| pages::front(ctx, st.data()))
+    html_page("/", &uri, |ctx| pages::front(ctx, st.data()))
 }
 
 async fn indicators(State(st): State<AppState>, uri: Uri) -> Response {
-    html_page(&uri, |ctx| pages::indicators(ctx, st.data()))
+    html_page("/indicators", &uri, |ctx| pages::indicators(ctx, st.data()))
 }
 
 async fn indicator(
@@ -156,16 +256,20 @@ async fn indicator(
     id: Result<Path<String>, PathRejection>,
     uri: Uri,
 ) -> Response {
-    html_page(&uri, |ctx| match id {
-        Ok(Path(id)) => pages::indicator(ctx, st.data(), &id),
-        Err(_) => Err(bad_path(ctx.lang)),
-    })
+    match id {
+        Ok(Path(id)) => html_page(
+            &format!("/indicator/{}", html::enc_segment(&id)),
+            &uri,
+            |ctx| pages::indicator(ctx, st.data(), &id),
+        ),
+        Err(_) => html_page("/indicators", &uri, |ctx| Err(bad_path(ctx.lang))),
+    }
 }
 
 /// `/indicator?id=X&…` (the selectors' form) → `/indicator/X?…`; an age group the
 /// indicator does not cover is dropped.
 async fn indicator_redirect(State(st): State<AppState>, uri: Uri) -> Response {
-    let ctx = match Ctx::from_uri(&uri) {
+    let ctx = match Ctx::new("/indicators", &uri) {
         Ok(c) => c,
         Err((ctx, nf)) => return html::not_found(&ctx, &nf),
     };
@@ -201,22 +305,30 @@ async fn area(
     p: Result<Path<(String, String)>, PathRejection>,
     uri: Uri,
 ) -> Response {
-    html_page(&uri, |ctx| match p {
-        Ok(Path((level, code))) => pages::area(ctx, st.data(), &level, &code),
-        Err(_) => Err(bad_path(ctx.lang)),
-    })
+    match p {
+        Ok(Path((level, code))) => html_page(
+            &format!(
+                "/area/{}/{}",
+                html::enc_segment(&level),
+                html::enc_segment(&code)
+            ),
+            &uri,
+            |ctx| pages::area(ctx, st.data(), &level, &code),
+        ),
+        Err(_) => html_page("/", &uri, |ctx| Err(bad_path(ctx.lang))),
+    }
 }
 
 async fn data_page(State(st): State<AppState>, uri: Uri) -> Response {
-    html_page(&uri, |ctx| pages::data_page(ctx, st.data()))
+    html_page("/data", &uri, |ctx| pages::data_page(ctx, st.data()))
 }
 
 async fn terms(uri: Uri) -> Response {
-    html_page(&uri, pages::terms)
+    html_page("/terms", &uri, pages::terms)
 }
 
 async fn about(State(st): State<AppState>, uri: Uri) -> Response {
-    html_page(&uri, |ctx| pages::about(ctx, st.data()))
+    html_page("/about", &uri, |ctx| pages::about(ctx, st.data()))
 }
 
 async fn api_figures(
@@ -224,7 +336,7 @@ async fn api_figures(
     id: Result<Path<String>, PathRejection>,
     uri: Uri,
 ) -> Response {
-    let ctx = match Ctx::from_uri(&uri) {
+    let ctx = match Ctx::new("/", &uri) {
         Ok(c) => c,
         Err((_, nf)) => return api::json_not_found(&nf.what),
     };
@@ -246,7 +358,7 @@ async fn download(
     file: Result<Path<String>, PathRejection>,
     uri: Uri,
 ) -> Response {
-    let ctx = match Ctx::from_uri(&uri) {
+    let ctx = match Ctx::new("/data", &uri) {
         Ok(c) => c,
         Err((ctx, nf)) => return html::not_found(&ctx, &nf),
     };
@@ -295,22 +407,10 @@ async fn download(
     }
 }
 
-/// The server's base URL: from the request's `Host` when it looks like a host name.
-fn base_url(st: &AppState, headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .map(|h| format!("http://{h}"))
-        .unwrap_or_else(|| st.0.base_url.clone())
-}
-
-async fn dcat(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let v = aim_atlas::export::dcat(&st.data().atlas, &base_url(&st, &headers));
+/// The DCAT-AP catalogue under the configured public URL (never the request's `Host`: a
+/// shared cache would keep an attacker's host for everyone).
+async fn dcat(State(st): State<AppState>) -> Response {
+    let v = aim_atlas::export::dcat(&st.data().atlas, st.public_url().as_str());
     (
         [(header::CONTENT_TYPE, "application/ld+json")],
         serde_json::to_string_pretty(&v).unwrap_or_default(),
@@ -331,10 +431,7 @@ async fn fallback(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") || uri.path() == "/api" {
         return api::json_not_found(&format!("no such endpoint: {}", uri.path()));
     }
-    let ctx = match Ctx::from_uri(&uri) {
-        Ok(c) => c,
-        Err((ctx, _)) => ctx,
-    };
+    let ctx = Ctx::unknown_route(&uri);
     let what = format!(
         "{} {}",
         ctx.lang
@@ -342,4 +439,29 @@ async fn fallback(uri: Uri) -> Response {
         uri.path()
     );
     html::not_found(&ctx, &NotFound::new(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_scheme_host_and_port_only() {
+        let u = PublicUrl::parse("https://atlas.example.be/").unwrap();
+        assert_eq!(u.as_str(), "https://atlas.example.be");
+        assert!(u.is_https());
+        let u = PublicUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(u.as_str(), "http://127.0.0.1:8080");
+        assert!(!u.is_https());
+        for bad in [
+            "atlas.example.be",
+            "ftp://atlas.example.be",
+            "https://atlas.example.be/atlas",
+            "https://atlas.example.be/?a=1",
+            "https://user:pw@atlas.example.be",
+            "javascript:alert(1)",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,175 +1,13 @@
 //! The web Atlas through its router (no socket): a small hand-built Atlas with masked
 //! figures, on the real map layers.
 
-use aim_atlas::compute::{Comparison, GateSummary, Manifest};
-use aim_atlas::{Atlas, Figure};
-use aim_maps::{Level, Maps};
-use aim_model::geography::{Geography, default_reference_dir};
-use aim_web::{AppState, router};
-use axum::Router;
+mod common;
+
+use aim_maps::Level;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use std::sync::OnceLock;
+use common::*;
 use tower::ServiceExt;
-
-const YEARS: [i32; 2] = [2023, 2024];
-/// The numbers every masked figure of the fixture carries in its (broken) file: the server
-/// must drop them. No released figure has a value in 60–99.
-const SECRET_CRUDE: f64 = 77.7777;
-const SECRET_STD: f64 = 66.6666;
-const SECRET_PERSONS: i64 = 3;
-
-struct Fixture {
-    geography: Geography,
-    maps: Maps,
-}
-
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let dir = default_reference_dir();
-        let geography = Geography::load(&dir).expect("reference data");
-        let maps = Maps::load(&dir, &geography).expect("maps");
-        Fixture { geography, maps }
-    })
-}
-
-fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Masked: one municipality in seven (by code), every figure of 21004 (Brussels) in 2023,
-/// and 11002 (Antwerp) in every year.
-fn is_masked(level: &str, area: &str, year: i32) -> bool {
-    level == "municipality"
-        && (hash(area).is_multiple_of(7) || (area == "21004" && year == 2023) || area == "11002")
-}
-
-fn figure(ind: &str, year: i32, level: &str, area: &str, sex: &str, age: &str) -> Figure {
-    let released = !is_masked(level, area, year);
-    if !released {
-        // A broken file: numbers on a masked figure. The server must never show them.
-        return Figure {
-            indicator: ind.into(),
-            year,
-            level: level.into(),
-            area: area.into(),
-            sex: sex.into(),
-            age_group: age.into(),
-            released: false,
-            persons: Some(SECRET_PERSONS),
-            numerator: Some(2.0),
-            crude: Some(SECRET_CRUDE),
-            crude_low: Some(SECRET_CRUDE - 1.0),
-            crude_high: Some(SECRET_CRUDE + 1.0),
-            standardised: Some(SECRET_STD),
-            standardised_low: Some(SECRET_STD - 1.0),
-            standardised_high: Some(SECRET_STD + 1.0),
-            vs_belgium: Some(Comparison::Higher),
-        };
-    }
-    let h = hash(&format!("{ind}{year}{level}{area}{sex}{age}"));
-    let v = if level == "belgium" {
-        40.0
-    } else {
-        20.0 + (h % 4000) as f64 / 100.0
-    };
-    let persons = 100 + (h % 900) as i64;
-    let std = (age == "all").then_some(v + 0.5);
-    Figure {
-        indicator: ind.into(),
-        year,
-        level: level.into(),
-        area: area.into(),
-        sex: sex.into(),
-        age_group: age.into(),
-        released: true,
-        persons: Some(persons),
-        numerator: Some((persons as f64 * v / 100.0).round()),
-        crude: Some(v),
-        crude_low: Some(v - 2.0),
-        crude_high: Some(v + 2.0),
-        standardised: std,
-        standardised_low: std.map(|s| s - 2.5),
-        standardised_high: std.map(|s| s + 2.5),
-        vs_belgium: (level != "belgium").then_some(match h % 3 {
-            0 => Comparison::Higher,
-            1 => Comparison::Lower,
-            _ => Comparison::Similar,
-        }),
-    }
-}
-
-const INDICATORS: [(&str, &[&str]); 3] = [
-    ("flu-vaccination-65", &["all", "65-74", "75+"]),
-    ("gp-contact", &["all", "0-17", "75+"]),
-    ("out-of-pocket", &["all", "18-44"]),
-];
-
-fn atlas() -> Atlas {
-    let f = fixture();
-    let all = aim_atlas::indicator::embedded().expect("embedded indicators");
-    let indicators: Vec<_> = INDICATORS
-        .iter()
-        .map(|(id, _)| all.iter().find(|i| i.id == *id).expect("indicator").clone())
-        .collect();
-    let mut figures = Vec::new();
-    for (id, ages) in INDICATORS {
-        for year in YEARS {
-            for layer in &f.maps.layers {
-                for area in &layer.areas {
-                    for sex in ["all", "F", "M"] {
-                        for age in ages {
-                            figures.push(figure(
-                                id,
-                                year,
-                                layer.level.as_str(),
-                                &area.code,
-                                sex,
-                                age,
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    // One municipality has no figure at all (nobody counted there).
-    figures.retain(|f| !(f.level == "municipality" && f.area == "63087"));
-    // Through JSON, so that fields added later with a default need no change here.
-    let manifest: Manifest = serde_json::from_value(serde_json::json!({
-        "created": "2026-05-01T10:00:00+00:00",
-        "pati_version": 42,
-        "definitions_sha256": "ab".repeat(32),
-        "indicators": indicators,
-        "years": YEARS,
-        "standard_population_year": {"2023": 2021, "2024": 2021},
-        "persons_without_municipality": {"2023": 0, "2024": 0},
-        "gate": [GateSummary {
-            indicator: "gp-contact".into(),
-            year: 2024,
-            cells: 1000,
-            primary: 10,
-            secondary: 20,
-            audit_passed: true,
-        }],
-        "policy": aim_disclosure::Policy::POPULATION,
-        "age_detail": true,
-    }))
-    .expect("a manifest");
-    Atlas { manifest, figures }
-}
-
-fn app() -> Router {
-    static S: OnceLock<AppState> = OnceLock::new();
-    let state = S.get_or_init(|| {
-        let f = fixture();
-        AppState::new(atlas(), f.maps.clone(), &f.geography, "http://atlas.test")
-    });
-    router(state.clone())
-}
 
 async fn get_with(uri: &str, host: Option<&str>) -> (StatusCode, HeaderMap, String) {
     let mut req = Request::get(uri);
@@ -475,17 +313,19 @@ async fn dcat_lists_one_dataset_per_indicator() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let datasets = v["dcat:dataset"].as_array().unwrap();
     assert_eq!(datasets.len(), INDICATORS.len());
+    // Every URL under the configured public URL, whatever the request's Host says.
     assert!(
-        v["@id"]
-            .as_str()
-            .unwrap()
-            .starts_with("http://example.org:1234/"),
+        v["@id"].as_str().unwrap().starts_with("http://atlas.test/"),
         "{}",
         v["@id"]
     );
-    // Without a Host header: the configured base URL.
-    let body = ok("/dcat.jsonld").await;
+    assert!(
+        !body.contains("example.org"),
+        "the Host header is not echoed"
+    );
     assert!(body.contains("http://atlas.test/download/gp-contact.csv"));
+    let (_, _, plain) = get("/dcat.jsonld").await;
+    assert_eq!(plain, body, "the same catalogue with or without a Host");
 }
 
 #[tokio::test]
@@ -684,4 +524,225 @@ async fn static_assets_are_cached_and_pages_load_nothing_external() {
             );
         }
     }
+}
+
+// ---- The findings of issue 16 (each failed on the code before it) ----
+
+/// Every `href`/`src` of a page: on this site (a single `/`, `#`, the empty favicon) or the
+/// licence.
+fn assert_links_stay_on_site(what: &str, body: &str) {
+    for attr in ["src=\"", "href=\""] {
+        for part in body.split(attr).skip(1) {
+            let url = &part[..part.find('"').unwrap()];
+            let on_site =
+                (url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\"))
+                    || url.starts_with('#')
+                    || url == "data:,";
+            assert!(
+                on_site || url == "https://creativecommons.org/licenses/by/4.0/",
+                "{what}: off-site link {url}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_404_never_links_to_another_site() {
+    for uri in [
+        "//evil.example/phish",
+        "//evil.example/phish?lang=nl",
+        "/\\evil.example/phish",
+        "//evil.example/%2e%2e/x?lang=nl&year=1",
+        "/%2F%2Fevil.example/phish",
+        "/indicator/%2F%2Fevil.example",
+        "/area/%2F%2Fevil.example/x?lang=nl",
+    ] {
+        let (status, _, body) = get(uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert_links_stay_on_site(uri, &body);
+        let alternate = body
+            .split("<link rel=\"alternate\"")
+            .nth(1)
+            .expect("an alternate link");
+        let tag = &alternate[..alternate.find('>').unwrap()];
+        let href = tag.split("href=\"").nth(1).expect("href");
+        assert!(
+            href.starts_with('/') && !href.starts_with("//"),
+            "{uri}: {tag}"
+        );
+    }
+    // A matched route keeps its path in the switch, re-encoded from the route.
+    let (_, _, body) = get("/indicator/gp-contact?lang=nl").await;
+    assert!(body.contains("href=\"/indicator/gp-contact?lang=fr\""));
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    for uri in [
+        "/",
+        "/indicator/gp-contact",
+        "/indicator?id=gp-contact",
+        "/api/figures/gp-contact",
+        "/api/nope",
+        "/download/gp-contact.csv",
+        "/dcat.jsonld",
+        "/static/atlas.css",
+        "/static/atlas.js",
+        "/nope",
+        "/?a=%",
+    ] {
+        let (_, h, _) = get(uri).await;
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{uri}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{uri}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{uri}");
+        assert_eq!(h["x-frame-options"], "DENY", "{uri}");
+        assert!(
+            !h.contains_key("strict-transport-security"),
+            "{uri}: no HSTS over plain HTTP"
+        );
+    }
+    // No page needs inline script or style (the CSP forbids both).
+    for uri in [
+        "/",
+        "/indicator/gp-contact?level=province",
+        "/area/municipality/21009",
+        "/about",
+    ] {
+        let body = ok(uri).await;
+        assert!(
+            !body.contains("<script>") && !body.contains("<style"),
+            "{uri}"
+        );
+        assert!(!body.contains(" style=\""), "{uri}: inline style attribute");
+        assert!(!body.contains(" onclick="), "{uri}: inline handler");
+    }
+}
+
+async fn get_headers(uri: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut req = Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let h = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, h, body.to_vec())
+}
+
+#[tokio::test]
+async fn etags_are_per_resource_and_if_none_match_gives_304() {
+    let (_, css, _) = get("/static/atlas.css").await;
+    let (_, js, _) = get("/static/atlas.js").await;
+    assert_ne!(
+        css["etag"], js["etag"],
+        "the CSS and the JS have their own ETag"
+    );
+    for uri in [
+        "/static/atlas.css",
+        "/static/atlas.js",
+        "/indicator/gp-contact?level=province",
+        "/api/figures/gp-contact?level=region",
+        "/download/gp-contact.csv",
+        "/dcat.jsonld",
+    ] {
+        let (status, h, body) = get_headers(uri, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        let tag = h["etag"].to_str().unwrap().to_string();
+        assert!(tag.starts_with('"') && tag.ends_with('"'), "{uri}: {tag}");
+        let (status, h304, body304) = get_headers(uri, &[("if-none-match", &tag)]).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED, "{uri}");
+        assert!(body304.is_empty(), "{uri}");
+        assert_eq!(h304["etag"], tag.as_str(), "{uri}");
+        let (status, _, again) = get_headers(uri, &[("if-none-match", "\"other\"")]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(again, body, "{uri}");
+    }
+    // Another selection, another tag.
+    let (_, a, _) = get("/api/figures/gp-contact?level=region").await;
+    let (_, b, _) = get("/api/figures/gp-contact?level=province").await;
+    assert_ne!(a["etag"], b["etag"]);
+}
+
+#[tokio::test]
+async fn a_malformed_query_is_a_404() {
+    for uri in [
+        "/?a=%",
+        "/indicators?q=%zz",
+        "/indicator/gp-contact?year=%2",
+        "/about?x=%C3",
+    ] {
+        let (status, h, body) = get(uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(body.contains("Paramètres de requête illisibles"), "{uri}");
+    }
+    let (status, h, _) = get("/api/figures/gp-contact?a=%").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let (status, _, _) = get("/download/gp-contact.csv?a=%").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn large_responses_are_gzipped_for_clients_that_accept_it() {
+    use std::io::Read;
+    for uri in [
+        "/",
+        "/api/figures/gp-contact",
+        "/download/gp-contact.csv",
+        "/static/atlas.js",
+    ] {
+        let (_, plain_h, plain) = get_headers(uri, &[]).await;
+        assert!(!plain_h.contains_key("content-encoding"), "{uri}");
+        let (status, h, z) = get_headers(uri, &[("accept-encoding", "gzip, deflate, br")]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(h["content-encoding"], "gzip", "{uri}");
+        assert_eq!(h["vary"], "accept-encoding", "{uri}");
+        assert_ne!(
+            h["etag"], plain_h["etag"],
+            "{uri}: each representation its own tag"
+        );
+        assert!(z.len() < plain.len(), "{uri}");
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, plain, "{uri}");
+    }
+    // Small responses and clients that refuse gzip get identity.
+    let (_, h, _) = get_headers("/api/nope", &[("accept-encoding", "gzip")]).await;
+    assert!(!h.contains_key("content-encoding"));
+    let (_, h, _) = get_headers("/", &[("accept-encoding", "gzip;q=0")]).await;
+    assert!(!h.contains_key("content-encoding"));
+}
+
+#[tokio::test]
+async fn head_has_the_same_etag_as_get() {
+    let (_, g, _) = get_headers("/indicators", &[]).await;
+    let resp = app()
+        .oneshot(Request::head("/indicators").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["etag"], g["etag"]);
 }
