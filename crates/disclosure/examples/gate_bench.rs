@@ -10,6 +10,10 @@ use aim_disclosure::internals::{Status, Table, suppress};
 use aim_disclosure::{Dimension, Policy};
 use std::time::Instant;
 
+#[path = "common/population.rs"]
+mod population;
+use population::{Rng, age};
+
 const AGE_GROUPS: [(&str, u32); 8] = [
     ("00-14", 15),
     ("15-24", 10),
@@ -20,33 +24,6 @@ const AGE_GROUPS: [(&str, u32); 8] = [
     ("65-74", 10),
     ("75+", 25),
 ];
-
-/// A deterministic generator (SplitMix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// An age from a Belgian-like pyramid (fewer people from 65, few from 85).
-fn age(rng: &mut Rng) -> u32 {
-    let u = rng.unit();
-    if u < 0.80 {
-        (rng.unit() * 65.0) as u32
-    } else if u < 0.97 {
-        65 + (rng.unit() * 20.0) as u32
-    } else {
-        85 + (rng.unit() * 15.0) as u32
-    }
-}
 
 fn group(age: u32) -> &'static str {
     let mut start = 0;

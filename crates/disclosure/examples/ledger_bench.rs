@@ -17,23 +17,9 @@ use aim_disclosure::internals::{EarlierTable, Status, Table, settle_against, sup
 use aim_disclosure::{Dimension, Policy};
 use std::time::Instant;
 
-/// A deterministic generator (SplitMix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+#[path = "common/population.rs"]
+mod population;
+use population::{Rng, age};
 
 /// Conditions with their prevalence (a flag per person, like PATI's pseudo-pathologies).
 const CONDITIONS: [f64; 10] = [0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30];
@@ -45,17 +31,6 @@ struct Person {
     sex: &'static str,
     bim: bool,
     conditions: [bool; CONDITIONS.len()],
-}
-
-fn age(rng: &mut Rng) -> u32 {
-    let u = rng.unit();
-    if u < 0.80 {
-        (rng.unit() * 65.0) as u32
-    } else if u < 0.97 {
-        65 + (rng.unit() * 20.0) as u32
-    } else {
-        85 + (rng.unit() * 15.0) as u32
-    }
 }
 
 /// An age band: 8 groups, 10-year bands or 20-year bands.

@@ -21,7 +21,7 @@ use crate::DisclosureError;
 use crate::audit;
 use crate::suppress::{Policy, Status};
 use crate::table::{Equation, Table};
-use crate::unions::{GroupLp, Lp, linked_groups, pinned_unions};
+use crate::unions::{GroupLp, Lp, find, linked_groups, pinned_unions};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A release already out (or earlier in this run), with its units.
@@ -122,20 +122,6 @@ pub fn known_cells(table: &Table, earlier: &[Earlier]) -> Vec<usize> {
         .filter(|(_, f)| f.0 > 0 && public.contains(f))
         .map(|(c, _)| c)
         .collect()
-}
-
-fn find(parent: &mut [u32], x: u32) -> u32 {
-    let mut r = x;
-    while parent[r as usize] != r {
-        r = parent[r as usize];
-    }
-    let mut y = x;
-    while parent[y as usize] != r {
-        let next = parent[y as usize];
-        parent[y as usize] = r;
-        y = next;
-    }
-    r
 }
 
 /// The cells of each new release to hide so that, with every release in `earlier` and with

@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, HashMap};
 
 const EPS: f64 = 1e-6;
 
-fn find(parent: &mut [u32], x: u32) -> u32 {
+/// The root of `x` in a union-find forest (with path compression).
+pub(crate) fn find(parent: &mut [u32], x: u32) -> u32 {
     let mut r = x;
     while parent[r as usize] != r {
         r = parent[r as usize];
