@@ -753,6 +753,68 @@ fn the_provider_rule_hides_cells_that_describe_one_provider() {
         "{}",
         text(&o)
     );
+
+    // Providers are protected by default: a query that reads a provider's identifier —
+    // as a dimension, in a filter, or behind a subquery — needs the provider rule.
+    let by_provider = |sql: &str, dimension: &str| {
+        format!(
+            "title = \"t\"\nrequester = \"p\"\nsql = \"{sql}\"\n[[dimension]]\nname = \"d\"\nlevels = [\"{dimension}\"]\n"
+        )
+    };
+    for (sql, dimension) in [
+        (
+            "SELECT person_id, min(provider_id) AS gp FROM gzss GROUP BY person_id",
+            "gp",
+        ),
+        (
+            "SELECT person_id, CAST(sex AS VARCHAR) AS sex FROM popu WHERE person_id IN (SELECT person_id FROM gzss WHERE provider_id > 'a')",
+            "sex",
+        ),
+        (
+            "SELECT p.person_id, CAST(p.sex AS VARCHAR) AS sex FROM popu p JOIN (SELECT DISTINCT person_id FROM gzss WHERE prescriber_id IS NOT NULL) f ON p.person_id = f.person_id",
+            "sex",
+        ),
+    ] {
+        std::fs::write(&spec, by_provider(sql, dimension)).unwrap();
+        let o = run(&[
+            "table",
+            "--warehouse",
+            w,
+            "--spec",
+            spec.to_str().unwrap(),
+            "--source",
+            "population",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{sql}: {}", text(&o));
+        assert!(
+            text(&o).contains("reads provider identifiers") && text(&o).contains("[provider]"),
+            "{sql}: {}",
+            text(&o)
+        );
+    }
+    // A query that does not read them is not concerned.
+    std::fs::write(
+        &spec,
+        by_provider(
+            "SELECT person_id, CAST(sex AS VARCHAR) AS sex FROM popu WHERE person_id IN (SELECT person_id FROM gzss)",
+            "sex",
+        ),
+    )
+    .unwrap();
+    let o = run(&[
+        "table",
+        "--warehouse",
+        w,
+        "--spec",
+        spec.to_str().unwrap(),
+        "--source",
+        "population",
+        "--out",
+        tmp.path().join("no-provider.csv").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 #[test]

@@ -14,6 +14,11 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 
 const PERSON: &str = "person_id";
 
+/// Columns that identify a provider who may be a natural person (a practitioner, a
+/// prescriber, a pharmacy): a table whose query reads one may describe one provider's
+/// activity in a cell.
+pub const PROVIDER_COLUMNS: [&str; 3] = ["provider_id", "prescriber_id", "pharmacy_id"];
+
 /// Whether `e` is the column `person_id` itself (possibly renamed to it, or cast).
 fn is_person_column(e: &Expr) -> bool {
     match e {
@@ -114,4 +119,33 @@ pub async fn check(ctx: &SessionContext, sql: &str) -> Result<(), DisclosureErro
         Some(p) => Err(DisclosureError::Request(p)),
         None => Ok(()),
     }
+}
+
+/// The provider-identifying columns ([`PROVIDER_COLUMNS`]) the query reads, anywhere (output,
+/// filter, join, grouping), as `table.column`: read from the optimised plan, whose table scans
+/// keep only the columns the query uses.
+pub async fn providers_read(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Vec<String>, DisclosureError> {
+    let state = ctx.state();
+    let plan = state
+        .create_logical_plan(sql)
+        .await
+        .and_then(|p| state.optimize(&p))
+        .map_err(|e| DisclosureError::Request(format!("the query cannot be planned: {e}")))?;
+    let mut found: Vec<String> = Vec::new();
+    let _ = plan.apply_with_subqueries(|n| {
+        if let LogicalPlan::TableScan(scan) = n {
+            for field in scan.projected_schema.fields() {
+                if PROVIDER_COLUMNS.contains(&field.name().as_str()) {
+                    found.push(format!("{}.{}", scan.table_name, field.name()));
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found.sort();
+    found.dedup();
+    Ok(found)
 }

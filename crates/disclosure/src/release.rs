@@ -417,6 +417,19 @@ pub(crate) async fn tabulate_in(
     let (ctx, source) = (&opened.ctx, opened.source);
     let source_versions = opened.source_versions.clone();
     crate::lineage::check(ctx, &request.sql).await?;
+    if request.provider.is_none() {
+        // Providers are protected by default: a query that reads a provider's identifier
+        // may describe one provider in a cell, so it needs the provider rule.
+        let read = crate::lineage::providers_read(ctx, &request.sql).await?;
+        if !read.is_empty() {
+            return Err(DisclosureError::Request(format!(
+                "the query reads provider identifiers ({}): a cell could describe one provider, \
+                 so the request needs a [provider] section giving each person's providers \
+                 (docs/disclosure.md, \"The provider rule\")",
+                read.join(", ")
+            )));
+        }
+    }
     let batches = query::run_read_only(ctx, &request.sql)
         .await
         .map_err(wh_err)?;
