@@ -70,6 +70,24 @@ enum Command {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// Confirm a held correction (COR-001): it may remove the rows it removes. Recorded
+    /// (who, when, why) in the commit and beside its QC report, then applied.
+    Confirm {
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Who confirms (a name the agency recognises).
+        #[arg(long)]
+        by: String,
+        /// Why the loss is intended.
+        #[arg(long)]
+        reason: String,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The held delivery's identity, as `aim status` and the console show it.
+        delivery: String,
+    },
     /// Reference tables (versioned inputs).
     Reference {
         #[command(subcommand)]
@@ -390,6 +408,27 @@ fn run(cli: Cli) -> Result<u8> {
                 0
             })
         }
+        Command::Confirm {
+            warehouse,
+            by,
+            reason,
+            json,
+            delivery,
+        } => {
+            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+            let summary =
+                runtime()?.block_on(progress::confirm(&wh, &delivery, &by, &reason, !json))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                progress::print_ingest_summary(&wh, &summary);
+            }
+            Ok(if summary.any_rejected() {
+                EXIT_REJECTED
+            } else {
+                0
+            })
+        }
         Command::Reference {
             command: ReferenceCommand::Import { warehouse, dir },
         } => {
@@ -645,10 +684,25 @@ fn print_status(
                 .map(|p| format!(" (replaces {p})"))
                 .unwrap_or_default()
         );
+        if let Some(c) = &r.confirmation {
+            println!(
+                "{:>57}loss confirmed by {} on {}: {}",
+                "", c.by, c.at, c.reason
+            );
+        }
     }
     println!("\nQuarantined deliveries ({}):", quarantined.len());
     for q in quarantined {
-        println!("  {}  from {}", q.delivery_id, q.folder);
+        println!(
+            "  {}  from {}{}",
+            q.delivery_id,
+            q.folder,
+            if q.held {
+                "  [held: a correction that would lose rows; `aim confirm` applies it]"
+            } else {
+                ""
+            }
+        );
         for r in &q.reasons {
             println!("      {r}");
         }

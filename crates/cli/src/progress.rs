@@ -67,9 +67,14 @@ impl IngestProgress for Bars {
             self.multi.remove(&b);
         }
         self.all.inc(1);
-        if outcome.verdict == Verdict::Rejected {
+        if matches!(outcome.verdict, Verdict::Rejected | Verdict::Held) {
             let _ = self.multi.println(format!(
-                "  REJECTED {}: {}",
+                "  {} {}: {}",
+                if outcome.verdict == Verdict::Held {
+                    "HELD"
+                } else {
+                    "REJECTED"
+                },
                 outcome.delivery_id,
                 outcome.reasons.join(" | ")
             ));
@@ -77,8 +82,29 @@ impl IngestProgress for Bars {
     }
 }
 
-/// Ingests with progress bars (or silently).
-pub async fn ingest(wh: &Warehouse, dirs: &[PathBuf], show: bool) -> Result<IngestSummary> {
+/// Confirms a held correction and ingests it, with progress bars (or silently).
+pub async fn confirm(
+    wh: &Warehouse,
+    delivery: &str,
+    by: &str,
+    reason: &str,
+    show: bool,
+) -> Result<IngestSummary> {
+    let (bars, all) = bars(show);
+    let summary = aim_warehouse::confirm(
+        wh,
+        delivery,
+        by,
+        reason,
+        &aim_warehouse::IngestOptions::default(),
+        bars,
+    )
+    .await?;
+    all.finish_and_clear();
+    Ok(summary)
+}
+
+fn bars(show: bool) -> (Arc<Bars>, ProgressBar) {
     let multi = MultiProgress::with_draw_target(if show {
         ProgressDrawTarget::stderr()
     } else {
@@ -94,6 +120,12 @@ pub async fn ingest(wh: &Warehouse, dirs: &[PathBuf], show: bool) -> Result<Inge
         current: Mutex::new(None),
         multi,
     });
+    (bars, all)
+}
+
+/// Ingests with progress bars (or silently).
+pub async fn ingest(wh: &Warehouse, dirs: &[PathBuf], show: bool) -> Result<IngestSummary> {
+    let (bars, all) = bars(show);
     let summary =
         aim_warehouse::ingest(wh, dirs, &aim_warehouse::IngestOptions::default(), bars).await?;
     all.finish_and_clear();
@@ -107,16 +139,17 @@ pub fn print_ingest_summary(wh: &Warehouse, summary: &IngestSummary) {
     let rejected_rows: u64 = summary
         .outcomes
         .iter()
-        .filter(|o| o.verdict != Verdict::Rejected)
+        .filter(|o| !matches!(o.verdict, Verdict::Rejected | Verdict::Held))
         .map(|o| o.rows_rejected)
         .sum();
     let secs: f64 = summary.outcomes.iter().map(|o| o.seconds).sum();
     println!(
-        "{} deliveries: {} accepted, {} accepted with rejected rows, {} rejected (quarantined), {} already loaded",
+        "{} deliveries: {} accepted, {} accepted with rejected rows, {} rejected (quarantined), {} held (corrections that would lose rows), {} already loaded",
         summary.outcomes.len(),
         count(Verdict::Accepted),
         count(Verdict::AcceptedWithRejectedRows),
         count(Verdict::Rejected),
+        count(Verdict::Held),
         count(Verdict::AlreadyLoaded)
     );
     println!("{rows} rows loaded, {rejected_rows} rows rejected into feedback files, {secs:.1} s");
@@ -127,6 +160,32 @@ pub fn print_ingest_summary(wh: &Warehouse, summary: &IngestSummary) {
     {
         println!("  rejected {}: {}", o.delivery_id, o.reasons.join(" | "));
         println!("           report: {}", o.report_html.display());
+    }
+    for o in summary
+        .outcomes
+        .iter()
+        .filter(|o| o.verdict == Verdict::Held)
+    {
+        println!("  HELD {}: {}", o.delivery_id, o.reasons.join(" | "));
+        println!("       report: {}", o.report_html.display());
+        println!(
+            "       nothing applied; if the loss is intended: aim confirm --warehouse {} {} --by NAME --reason TEXT",
+            wh.root().display(),
+            o.delivery_id
+        );
+    }
+    let warned: Vec<_> = summary
+        .outcomes
+        .iter()
+        .filter(|o| !o.warnings.is_empty())
+        .collect();
+    if !warned.is_empty() {
+        println!("warnings (nothing rejected for them; read the reports):");
+        for o in warned {
+            for w in &o.warnings {
+                println!("  {}: {w}", o.delivery_id);
+            }
+        }
     }
     for o in &summary.overviews {
         println!("period overview: {}", o.display());

@@ -1167,3 +1167,99 @@ fn the_gate_decides_the_unit_and_protects_one_persons_amount() {
     );
     assert_eq!(meta["rules"]["contributor"]["dominance_k"], 85.0);
 }
+
+/// The scenario on the real binary: a GZSS correction whose first file was emptied
+/// (manifest consistent, higher sequence) is held with exit status 3, the reason on the
+/// console, nothing changed; `aim confirm` applies it and records who and why.
+#[test]
+fn a_correction_that_empties_a_file_is_held_and_confirmed_explicitly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let two_files = |parent: &Path, first: u64, second: u64, seq: u32| {
+        let mut b = DeliveryBuilder::new(Insurer::Socialist, Database::Gzss, period());
+        b.sequence = seq;
+        let part = |from: u64, n: u64| {
+            let mut p = b.clone();
+            p.rows = (from..from + n)
+                .map(|i| gzss_row(i, i % 50, Insurer::Socialist, "2024-05-10"))
+                .collect();
+            (p.csv_bytes(), n)
+        };
+        let (one, n1) = part(0, first);
+        let (two, n2) = part(100_000, second);
+        b.write_files(
+            parent,
+            &[
+                ("gzss-001.csv".to_string(), one, n1),
+                ("gzss-002.csv".to_string(), two, n2),
+            ],
+        )
+    };
+    let inbox = tmp.path().join("inbox");
+    population(&inbox, 50);
+    two_files(&inbox, 600, 400, 1);
+    let o = run(&["ingest", "--warehouse", w, inbox.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(gzss_count(&wh), Some(1000));
+
+    let correction = two_files(&tmp.path().join("inbox2"), 0, 400, 2);
+    let o = run(&["ingest", "--warehouse", w, correction.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "held: exit status 3: {out}");
+    assert!(out.contains("1 held"), "{out}");
+    assert!(
+        out.contains("HELD")
+            && out.contains("600 of the 1000 rows")
+            && out.contains("gzss-001.csv"),
+        "the reason is on the console: {out}"
+    );
+    assert!(out.contains("aim confirm --warehouse"), "{out}");
+    assert!(
+        out.contains("VOL-001"),
+        "warning-level failures are printed at the end: {out}"
+    );
+    assert_eq!(gzss_count(&wh), Some(1000), "nothing applied");
+
+    let o = run(&["status", "--warehouse", w, "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let held = &status["quarantined"][0];
+    assert_eq!(held["held"], true);
+    let id = held["delivery_id"].as_str().unwrap().to_string();
+
+    let o = run(&["confirm", "--warehouse", w, &id, "--by", "A. Peeters"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--reason is required: {}",
+        text(&o)
+    );
+    assert_eq!(gzss_count(&wh), Some(1000));
+
+    let o = run(&[
+        "confirm",
+        "--warehouse",
+        w,
+        &id,
+        "--by",
+        "A. Peeters",
+        "--reason",
+        "file 1 was billed twice",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(gzss_count(&wh), Some(400));
+    let o = run(&["status", "--warehouse", w, "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(status["quarantined"].as_array().unwrap().len(), 0);
+    let confirmed = status["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["delivery_id"] == id.as_str())
+        .expect("in the history");
+    assert_eq!(confirmed["confirmation"]["by"], "A. Peeters");
+    assert_eq!(
+        confirmed["confirmation"]["reason"],
+        "file 1 was billed twice"
+    );
+}

@@ -4,7 +4,7 @@
 use crate::IngestError;
 use crate::context::{CheckContext, PersonFacts, coded_id_value};
 use crate::delivery::{Delivery, DeliveryProblem, unreadable_id};
-use crate::report::{QcReport, RuleResult, RuleStatus, Verdict, result};
+use crate::report::{CorrectionCheck, QcReport, RuleResult, RuleStatus, Verdict, result};
 use crate::rules::{Level, Scope, id};
 use crate::values::{date32, parse_bool, parse_cents, parse_date, parse_f64, parse_int};
 use aim_model::schema::{CodeSystem, ColumnType, TableDef};
@@ -118,6 +118,7 @@ fn unreadable_report(
         rows_rejected: 0,
         rules,
         comparison: None,
+        correction: None,
         feedback_file: None,
         checked_at: now_rfc3339(),
         seconds: started.elapsed().as_secs_f64(),
@@ -882,6 +883,8 @@ impl<'a> Run<'a> {
         }
         let rows = self.rows_read;
         let stopped = stop.is_some();
+        let correction = self.correction_check();
+        let mut hold_reason: Option<String> = None;
         let mut reasons: Vec<String> = Vec::new();
         let mut results: Vec<RuleResult> = Vec::new();
         for rule in &self.ctx.rules.rules {
@@ -902,6 +905,10 @@ impl<'a> Run<'a> {
                         r
                     } else if rid == id::VOL_001 {
                         self.volume_result(rule, stopped)
+                    } else if rid == id::COR_001 {
+                        let (r, hold) = self.correction_result(rule, stopped, correction.as_ref());
+                        hold_reason = hold;
+                        r
                     } else if stopped && matches!(rid, "MAN-002" | "MAN-003" | "PRV-001") {
                         result(
                             rule,
@@ -961,11 +968,17 @@ impl<'a> Run<'a> {
         }
         let verdict = if !reasons.is_empty() {
             Verdict::Rejected
+        } else if hold_reason.is_some() {
+            Verdict::Held
         } else if self.rows_rejected > 0 {
             Verdict::AcceptedWithRejectedRows
         } else {
             Verdict::Accepted
         };
+        if let Some(h) = hold_reason {
+            reasons.push(h);
+        }
+        let applied = !matches!(verdict, Verdict::Rejected | Verdict::Held);
         let m = &self.delivery.manifest;
         let mut report = QcReport {
             delivery_id: self.delivery.id(),
@@ -977,11 +990,7 @@ impl<'a> Run<'a> {
             verdict,
             reasons,
             rows_read: rows,
-            rows_accepted: if verdict == Verdict::Rejected {
-                0
-            } else {
-                self.rows_accepted
-            },
+            rows_accepted: if !applied { 0 } else { self.rows_accepted },
             rows_rejected: if verdict == Verdict::Rejected {
                 rows
             } else {
@@ -989,6 +998,7 @@ impl<'a> Run<'a> {
             },
             rules: results,
             comparison: None,
+            correction,
             feedback_file: (self.rows_rejected > 0)
                 .then(|| self.ctx.feedback_path.display().to_string()),
             checked_at: now_rfc3339(),
@@ -1072,6 +1082,124 @@ impl<'a> Run<'a> {
         r
     }
 
+    /// How this delivery compares with the one it replaces, if it is a correction.
+    fn correction_check(&self) -> Option<CorrectionCheck> {
+        let replaced = self.ctx.replaced.as_ref()?;
+        let files_emptied = self
+            .delivery
+            .manifest
+            .files
+            .iter()
+            .filter(|f| f.rows == 0)
+            .filter_map(|f| {
+                replaced
+                    .file_rows
+                    .iter()
+                    .find(|(name, n)| *name == f.name && *n > 0)
+                    .cloned()
+            })
+            .collect();
+        Some(CorrectionCheck {
+            replaces: replaced.delivery_id.clone(),
+            rows_before: replaced.rows,
+            rows_now: self.rows_read,
+            rows_lost: replaced.rows.saturating_sub(self.rows_read),
+            files_emptied,
+            confirmed: self
+                .ctx
+                .confirmation
+                .as_ref()
+                .map(|c| format!("confirmed by {} on {}: {}", c.by, c.at, c.reason)),
+        })
+    }
+
+    /// COR-001, and the reason to hold the delivery when it fails unconfirmed.
+    fn correction_result(
+        &self,
+        rule: &crate::rules::Rule,
+        stopped: bool,
+        correction: Option<&CorrectionCheck>,
+    ) -> (RuleResult, Option<String>) {
+        let rows = self.rows_read;
+        let Some(c) = correction else {
+            let r = result(
+                rule,
+                RuleStatus::NotApplicable,
+                0,
+                rows,
+                "not a correction: no delivery of this insurer, database and period is in force"
+                    .into(),
+            );
+            return (r, None);
+        };
+        if stopped {
+            let r = result(
+                rule,
+                RuleStatus::NotEvaluated,
+                0,
+                rows,
+                "not evaluated: reading stopped early".into(),
+            );
+            return (r, None);
+        }
+        let limit = rule.threshold.unwrap_or(0.0);
+        let share = if c.rows_before == 0 {
+            0.0
+        } else {
+            c.rows_lost as f64 / c.rows_before as f64
+        };
+        let mut findings = Vec::new();
+        if share > limit {
+            findings.push(format!(
+                "{} of the {} rows of {} would be lost ({:.1} %, more than the {:.0} % a correction may remove without confirmation)",
+                c.rows_lost,
+                c.rows_before,
+                c.replaces,
+                share * 100.0,
+                limit * 100.0
+            ));
+        }
+        for (f, n) in &c.files_emptied {
+            findings.push(format!(
+                "file {f} has no data row where the replaced delivery's {f} had {n}"
+            ));
+        }
+        if findings.is_empty() {
+            let text = format!(
+                "{} rows against {} in {} ({} lost, {:.1} %)",
+                c.rows_now,
+                c.rows_before,
+                c.replaces,
+                c.rows_lost,
+                share * 100.0
+            );
+            return (result(rule, RuleStatus::Passed, 0, rows, text), None);
+        }
+        let finding = findings.join("; ");
+        let mut r = result(
+            rule,
+            RuleStatus::Failed,
+            c.rows_lost,
+            c.rows_before,
+            finding.clone(),
+        );
+        r.examples = c
+            .files_emptied
+            .iter()
+            .map(|(f, n)| format!("{f}: {n} rows gone"))
+            .collect();
+        if let Some(confirmed) = &c.confirmed {
+            r.message = format!("{finding}; {confirmed}");
+            return (r, None);
+        }
+        let hold = format!(
+            "COR-001: {finding}. Nothing applied: {} stays in force until a data manager confirms this correction with `aim confirm {}` (or the insurer sends a complete one)",
+            c.replaces,
+            self.delivery.id()
+        );
+        (r, Some(hold))
+    }
+
     fn volume_result(&self, rule: &crate::rules::Rule, stopped: bool) -> RuleResult {
         let rows = self.rows_read;
         if stopped {
@@ -1082,6 +1210,27 @@ impl<'a> Run<'a> {
                 rows,
                 "not evaluated: reading stopped early".into(),
             );
+        }
+        if let Some(replaced) = &self.ctx.replaced {
+            let before = replaced.rows;
+            let change = if before == 0 {
+                if rows == 0 { 0.0 } else { f64::INFINITY }
+            } else {
+                (rows as f64 - before as f64) / before as f64
+            };
+            let limit = rule.threshold.unwrap_or(0.25);
+            let text = format!(
+                "{rows} rows against {before} in the delivery it replaces, {}: {:+.1} % (limit ±{:.0} %)",
+                replaced.delivery_id,
+                change * 100.0,
+                limit * 100.0
+            );
+            let status = if change.abs() > limit {
+                RuleStatus::Failed
+            } else {
+                RuleStatus::Passed
+            };
+            return result(rule, status, 0, rows, text);
         }
         if self.ctx.previous_volumes.is_empty() {
             return result(

@@ -132,8 +132,41 @@ pub struct CheckContext<'a> {
     /// Sequence number of the delivery in force for the same insurer, database and
     /// period, if one is loaded (MAN-004).
     pub loaded_sequence: Option<u32>,
+    /// The delivery in force that this one would replace, if it is a correction
+    /// (COR-001 and VOL-001 measure the correction against it).
+    pub replaced: Option<ReplacedDelivery>,
+    /// A data manager's confirmation that this correction may remove rows (COR-001), if
+    /// one was recorded with `aim confirm`.
+    pub confirmation: Option<LossConfirmation>,
     /// Where to write the feedback file of rejected rows.
     pub feedback_path: PathBuf,
     /// Rows per Arrow record batch handed to the sink.
     pub batch_rows: usize,
+}
+
+/// The delivery in force that a correction replaces, as the correction is measured against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplacedDelivery {
+    /// Its delivery identity.
+    pub delivery_id: String,
+    /// Its sequence number.
+    pub sequence: u32,
+    /// Rows it delivered (loaded plus rejected into the feedback file).
+    pub rows: u64,
+    /// Data rows of each of its files, by file name, as its manifest announced them.
+    pub file_rows: Vec<(String, u64)>,
+}
+
+/// A data manager's recorded decision that a correction may remove rows of the delivery it
+/// replaces (who, when, why).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LossConfirmation {
+    /// The correction it confirms.
+    pub delivery_id: String,
+    /// Who confirmed.
+    pub by: String,
+    /// Why.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub at: String,
 }

@@ -21,9 +21,11 @@ pub mod testkit;
 mod values;
 
 pub use check::{RowSink, SinkError, check_delivery};
-pub use context::{CheckContext, PersonFacts, PopulationIndex, ReferenceCodes};
+pub use context::{
+    CheckContext, LossConfirmation, PersonFacts, PopulationIndex, ReferenceCodes, ReplacedDelivery,
+};
 pub use delivery::{Delivery, DeliveryProblem, find_deliveries};
-pub use report::{QcReport, RuleResult, RuleStatus, Verdict};
+pub use report::{CorrectionCheck, QcReport, RuleResult, RuleStatus, Verdict};
 pub use rules::{Level, RuleCatalog, Scope};
 
 /// An error on the platform's side while ingesting (not a problem of the delivery, which

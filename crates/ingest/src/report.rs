@@ -17,6 +17,9 @@ pub enum Verdict {
     Rejected,
     /// Identical to the delivery already loaded: nothing to do.
     AlreadyLoaded,
+    /// A correction that would remove rows of the delivery it replaces (COR-001): not
+    /// applied, quarantined, until a data manager confirms it with `aim confirm`.
+    Held,
 }
 
 impl Verdict {
@@ -27,6 +30,7 @@ impl Verdict {
             Verdict::AcceptedWithRejectedRows => "accepted with rejected rows",
             Verdict::Rejected => "rejected whole (quarantined)",
             Verdict::AlreadyLoaded => "already loaded (unchanged)",
+            Verdict::Held => "held: a correction that would lose rows, not applied until confirmed",
         }
     }
 }
@@ -85,6 +89,25 @@ pub struct Comparison {
     pub persisting: Vec<String>,
 }
 
+/// How a correction compares with the delivery it replaces (COR-001), shown at the top of
+/// its report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CorrectionCheck {
+    /// The delivery in force that the correction replaces.
+    pub replaces: String,
+    /// Rows the replaced delivery delivered.
+    pub rows_before: u64,
+    /// Rows the correction delivers.
+    pub rows_now: u64,
+    /// Rows fewer than the replaced delivery (0 when it has as many or more).
+    pub rows_lost: u64,
+    /// Files with no data row whose namesake in the replaced delivery had rows, with the
+    /// rows they had.
+    pub files_emptied: Vec<(String, u64)>,
+    /// The recorded confirmation that allowed the loss, if any: who, when, why.
+    pub confirmed: Option<String>,
+}
+
 /// The QC report of one delivery.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QcReport {
@@ -114,6 +137,9 @@ pub struct QcReport {
     pub rules: Vec<RuleResult>,
     /// Comparison with the previous delivery.
     pub comparison: Option<Comparison>,
+    /// For a correction: the comparison with the delivery it replaces.
+    #[serde(default)]
+    pub correction: Option<CorrectionCheck>,
     /// Feedback file for the insurer (rejected rows with their rule id), if any.
     pub feedback_file: Option<String>,
     /// When the check ran (RFC 3339).
@@ -171,6 +197,42 @@ impl QcReport {
             verdict_class(self.verdict),
             esc(self.verdict.label())
         );
+        if self.verdict == Verdict::Held {
+            h.push_str("<h2>Held: this correction would lose data</h2><ul>");
+            for r in &self.reasons {
+                let _ = write!(h, "<li>{}</li>", esc(r));
+            }
+            let _ = write!(
+                h,
+                "</ul><p>Nothing was applied: the delivery it replaces stays in force. If the loss is intended, confirm it with <code>aim confirm --warehouse WH {} --by NAME --reason TEXT</code> (recorded); otherwise ask the insurer for a complete correction.</p>",
+                esc(&self.delivery_id)
+            );
+        }
+        if let Some(c) = &self.correction {
+            let _ = write!(
+                h,
+                "<h2>Compared with the delivery it replaces ({})</h2><table class=\"facts\">\
+                 <tr><th>Rows before</th><td>{}</td></tr><tr><th>Rows now</th><td>{}</td></tr>\
+                 <tr><th>Rows lost</th><td>{} ({})</td></tr><tr><th>Files emptied</th><td>{}</td></tr>\
+                 <tr><th>Loss confirmed</th><td>{}</td></tr></table>",
+                esc(&c.replaces),
+                c.rows_before,
+                c.rows_now,
+                c.rows_lost,
+                percent(c.rows_lost, c.rows_before),
+                if c.files_emptied.is_empty() {
+                    "none".to_string()
+                } else {
+                    esc(&c
+                        .files_emptied
+                        .iter()
+                        .map(|(f, n)| format!("{f} (had {n} rows)"))
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                },
+                esc(c.confirmed.as_deref().unwrap_or("no"))
+            );
+        }
         h.push_str("<table class=\"facts\">");
         for (k, v) in [
             (
@@ -218,7 +280,7 @@ impl QcReport {
             let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
         }
         h.push_str("</table>");
-        if !self.reasons.is_empty() {
+        if !self.reasons.is_empty() && self.verdict != Verdict::Held {
             h.push_str("<h2>Why it was rejected</h2><ul>");
             for r in &self.reasons {
                 let _ = write!(h, "<li>{}</li>", esc(r));
@@ -334,7 +396,7 @@ fn verdict_class(v: Verdict) -> &'static str {
     match v {
         Verdict::Accepted | Verdict::AlreadyLoaded => "passed",
         Verdict::AcceptedWithRejectedRows => "warn",
-        Verdict::Rejected => "failed",
+        Verdict::Rejected | Verdict::Held => "failed",
     }
 }
 
@@ -405,6 +467,7 @@ mod tests {
                 })
                 .collect(),
             comparison: None,
+            correction: None,
             feedback_file: None,
             checked_at: String::new(),
             seconds: 0.0,

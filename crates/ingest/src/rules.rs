@@ -53,12 +53,14 @@ pub mod id {
     pub const VOL_001: &str = "VOL-001";
     /// All insurers delivered.
     pub const PER_001: &str = "PER-001";
+    /// A correction does not silently remove rows of the delivery it replaces.
+    pub const COR_001: &str = "COR-001";
 
     /// Every rule the code implements.
     pub const ALL: &[&str] = &[
         MAN_001, MAN_002, MAN_003, MAN_004, FMT_001, FMT_002, FMT_003, FMT_004, SCH_001, SCH_002,
         PRV_001, COD_001, COD_002, COD_003, COD_004, DAT_001, DAT_002, DAT_003, AMT_001, DUP_001,
-        POP_001, VOL_001, PER_001,
+        POP_001, VOL_001, PER_001, COR_001,
     ];
 }
 

@@ -75,6 +75,8 @@ fn check(dir: &Path, pop: Option<&PopulationIndex>) -> Checked {
         previous_volumes: vec![],
         previous_report: None,
         loaded_sequence: None,
+        replaced: None,
+        confirmation: None,
         feedback_path: feedback_path.clone(),
         batch_rows: 3,
     };
@@ -501,6 +503,8 @@ fn a_late_older_delivery_cannot_overwrite_its_correction() {
         previous_volumes: vec![3, 3],
         previous_report: None,
         loaded_sequence: Some(2),
+        replaced: None,
+        confirmation: None,
         feedback_path,
         batch_rows: 100,
     };
@@ -524,6 +528,8 @@ fn volume_changes_are_flagged_against_earlier_deliveries() {
         previous_volumes: vec![100, 110],
         previous_report: None,
         loaded_sequence: None,
+        replaced: None,
+        confirmation: None,
         feedback_path: tmp.path().join("fb.csv"),
         batch_rows: 100,
     };
@@ -535,5 +541,138 @@ fn volume_changes_are_flagged_against_earlier_deliveries() {
         report.verdict,
         Verdict::Accepted,
         "a warning does not reject"
+    );
+}
+
+fn correction_ctx<'a>(
+    pop: &'a PopulationIndex,
+    dir: &Path,
+    replaced_rows: u64,
+    confirmation: Option<aim_ingest::LossConfirmation>,
+) -> CheckContext<'a> {
+    CheckContext {
+        rules: rules(),
+        codes: codes(),
+        population: Some(pop),
+        previous_volumes: vec![1000, 1000],
+        previous_report: None,
+        loaded_sequence: Some(1),
+        replaced: Some(aim_ingest::ReplacedDelivery {
+            delivery_id: "300-GZSS-2024Q2-aaaaaaaaaaaa".into(),
+            sequence: 1,
+            rows: replaced_rows,
+            file_rows: vec![("gzss-001.csv".into(), replaced_rows)],
+        }),
+        confirmation,
+        feedback_path: dir.join("fb.csv"),
+        batch_rows: 100,
+    }
+}
+
+#[test]
+fn a_correction_losing_rows_is_held_and_measured_against_the_delivery_it_replaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut b = gzss(good_gzss_rows(10));
+    b.sequence = 2;
+    let dir = b.write(tmp.path());
+    let pop = population();
+    let report = aim_ingest::check_delivery(
+        &dir,
+        &correction_ctx(&pop, &dir, 20, None),
+        &mut (),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.verdict, Verdict::Held);
+    assert_eq!(report.rows_accepted, 0, "nothing applied");
+    let cor = report.rule("COR-001").unwrap();
+    assert_eq!(cor.status, RuleStatus::Failed);
+    assert_eq!(cor.failing_rows, 10);
+    assert!(
+        report.reasons[0].starts_with(
+            "COR-001: 10 of the 20 rows of 300-GZSS-2024Q2-aaaaaaaaaaaa would be lost (50.0 %"
+        ),
+        "{:?}",
+        report.reasons
+    );
+    let vol = report.rule("VOL-001").unwrap();
+    assert!(
+        vol.message
+            .contains("10 rows against 20 in the delivery it replaces")
+            && vol.message.contains("-50.0 %"),
+        "against the replaced delivery, not the earlier quarters' mean of 1000: {}",
+        vol.message
+    );
+
+    // Within the threshold (10 rows against 11: 9 % lost): applied as before.
+    let report = aim_ingest::check_delivery(
+        &dir,
+        &correction_ctx(&pop, &dir, 11, None),
+        &mut (),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.verdict, Verdict::Accepted, "{:?}", report.reasons);
+    assert_eq!(report.rule("COR-001").unwrap().status, RuleStatus::Passed);
+
+    // Confirmed: applied, the finding says who confirmed.
+    let confirmation = aim_ingest::LossConfirmation {
+        delivery_id: "x".into(),
+        by: "A. Peeters".into(),
+        reason: "duplicates withdrawn".into(),
+        at: "2025-01-20T09:00:00Z".into(),
+    };
+    let report = aim_ingest::check_delivery(
+        &dir,
+        &correction_ctx(&pop, &dir, 20, Some(confirmation)),
+        &mut (),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.verdict, Verdict::Accepted, "{:?}", report.reasons);
+    assert!(
+        report
+            .rule("COR-001")
+            .unwrap()
+            .message
+            .contains("confirmed by A. Peeters on 2025-01-20T09:00:00Z: duplicates withdrawn")
+    );
+    assert!(
+        report
+            .to_html()
+            .contains("Compared with the delivery it replaces")
+    );
+}
+
+#[test]
+fn a_correction_with_an_emptied_file_is_held_even_when_few_rows_are_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut b = gzss(vec![]);
+    b.sequence = 2;
+    let mut full = b.clone();
+    full.rows = good_gzss_rows(10);
+    let dir = b.write_files(
+        tmp.path(),
+        &[
+            ("gzss-001.csv".into(), b.csv_bytes(), 0),
+            ("gzss-002.csv".into(), full.csv_bytes(), 10),
+        ],
+    );
+    let pop = population();
+    let mut ctx = correction_ctx(&pop, &dir, 10, None);
+    ctx.replaced.as_mut().unwrap().file_rows =
+        vec![("gzss-001.csv".into(), 1), ("gzss-002.csv".into(), 9)];
+    let report = aim_ingest::check_delivery(&dir, &ctx, &mut (), &mut |_| {}).unwrap();
+    assert_eq!(report.verdict, Verdict::Held, "{:?}", report.reasons);
+    assert!(
+        report.reasons[0].contains(
+            "file gzss-001.csv has no data row where the replaced delivery's gzss-001.csv had 1"
+        ),
+        "{:?}",
+        report.reasons
+    );
+    assert_eq!(
+        report.correction.unwrap().files_emptied,
+        vec![("gzss-001.csv".to_string(), 1)]
     );
 }

@@ -36,6 +36,8 @@ fn qc_report_of_a_delivery_with_rejected_rows() {
         previous_volumes: vec![380, 420],
         previous_report: None,
         loaded_sequence: None,
+        replaced: None,
+        confirmation: None,
         feedback_path: tmp.path().join("feedback.csv"),
         batch_rows: 1000,
     };

@@ -34,6 +34,10 @@ pub struct DeliveryRecord {
     /// Commit time, milliseconds since the epoch (filled from the history).
     #[serde(default)]
     pub committed_ms: i64,
+    /// For a correction that removed rows beyond COR-001's threshold: the data manager's
+    /// recorded confirmation (who, when, why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<aim_ingest::LossConfirmation>,
 }
 
 /// A quarantined delivery.
@@ -53,6 +57,10 @@ pub struct QuarantineRecord {
     pub reasons: Vec<String>,
     /// When.
     pub quarantined_at: String,
+    /// True for a correction held by COR-001 (it can be confirmed with `aim confirm`),
+    /// false for a rejected delivery.
+    #[serde(default)]
+    pub held: bool,
 }
 
 /// All loaded deliveries, in commit order per table.

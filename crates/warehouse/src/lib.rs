@@ -29,7 +29,7 @@ pub mod tables;
 use std::path::{Path, PathBuf};
 
 pub use catalog::{Catalog, DeliveryRecord};
-pub use load::{IngestOptions, IngestSummary, ingest};
+pub use load::{IngestOptions, IngestSummary, confirm, ingest};
 pub use lock::WarehouseLock;
 
 /// Name of the marker file at the root of a warehouse.
@@ -82,6 +82,9 @@ pub enum WarehouseError {
     /// A table version that does not exist.
     #[error("{0}")]
     NoSuchVersion(String),
+    /// `aim confirm` named a delivery that is not a held correction.
+    #[error("{0}")]
+    NotHeld(String),
 }
 
 /// Result alias.

@@ -4,8 +4,8 @@
 use crate::catalog::{Catalog, DeliveryRecord, QuarantineRecord};
 use crate::{Result, Warehouse, WarehouseError, WarehouseLock, delta, io, tables};
 use aim_ingest::{
-    CheckContext, Delivery, PersonFacts, PopulationIndex, QcReport, RowSink, RuleCatalog,
-    SinkError, Verdict,
+    CheckContext, Delivery, LossConfirmation, PersonFacts, PopulationIndex, QcReport,
+    ReplacedDelivery, RowSink, RuleCatalog, SinkError, Verdict,
 };
 use aim_model::{Database, Period};
 use datafusion::arrow::array::{Array, AsArray};
@@ -70,8 +70,11 @@ pub struct DeliveryOutcome {
     pub rows_rejected: u64,
     /// Table version created, if committed.
     pub version: Option<u64>,
-    /// Why it was rejected.
+    /// Why it was rejected or held.
     pub reasons: Vec<String>,
+    /// Warning-level rules that failed (`RULE: finding`): nothing was rejected for them,
+    /// but a data manager should read them.
+    pub warnings: Vec<String>,
     /// The HTML QC report.
     pub report_html: PathBuf,
     /// Seconds spent.
@@ -88,9 +91,11 @@ pub struct IngestSummary {
 }
 
 impl IngestSummary {
-    /// True when some delivery was rejected.
+    /// True when some delivery was rejected or held (not applied).
     pub fn any_rejected(&self) -> bool {
-        self.outcomes.iter().any(|o| o.verdict == Verdict::Rejected)
+        self.outcomes
+            .iter()
+            .any(|o| matches!(o.verdict, Verdict::Rejected | Verdict::Held))
     }
 }
 
@@ -205,6 +210,7 @@ async fn ingest_one(
                 c.version,
                 m.database.table_name()
             )],
+            warnings: Vec::new(),
             report_html: wh.qc_dir(&id).join("report.html"),
             seconds: started.elapsed().as_secs_f64(),
         });
@@ -226,6 +232,9 @@ async fn ingest_one(
     let _ = std::fs::remove_file(&feedback_path);
     let volumes = catalog.previous_volumes(&insurer, m.database, m.period);
     let loaded_sequence = current.as_ref().map(|c| c.sequence);
+    let replaced = current.as_ref().map(|c| replaced_delivery(wh, c));
+    let confirmation = read_confirmation(wh, &id)?;
+    let confirmation_for_record = confirmation.clone();
 
     let table_name = m.database.table_name();
     if !open_tables.contains_key(table_name) {
@@ -254,6 +263,8 @@ async fn ingest_one(
                 previous_volumes: volumes,
                 previous_report,
                 loaded_sequence,
+                replaced,
+                confirmation,
                 feedback_path,
                 batch_rows,
             };
@@ -280,7 +291,7 @@ async fn ingest_one(
     let report = report?;
     let adds = writer.flush().await.map_err(delta(table_name))?;
     tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), files = adds.len(), "parquet files flushed");
-    if report.verdict == Verdict::Rejected {
+    if matches!(report.verdict, Verdict::Rejected | Verdict::Held) {
         for a in &adds {
             // The files were never committed: remove them so they do not linger.
             let _ = std::fs::remove_file(wh.table_dir(table_name).join(percent_decode(&a.path)));
@@ -303,6 +314,7 @@ async fn ingest_one(
         replaces: current.as_ref().map(|c| c.delivery_id.clone()),
         version: 0,
         committed_ms: 0,
+        confirmation: confirmation_for_record.clone(),
     };
     let mut meta = serde_json::to_value(&record).expect("record serialises");
     meta["kind"] = serde_json::json!("delivery");
@@ -318,6 +330,14 @@ async fn ingest_one(
         populations.forget(&insurer, m.period);
     }
     write_report(wh, &report)?;
+    if let Some(c) = &confirmation_for_record {
+        // The confirmation is in the commit's metadata; keep a copy beside the report and
+        // take the delivery out of quarantine.
+        let text = serde_json::to_string_pretty(c).expect("json") + "\n";
+        std::fs::write(wh.qc_dir(&id).join("confirmation.json"), text)
+            .map_err(io("cannot write the confirmation beside the QC report"))?;
+        let _ = std::fs::remove_dir_all(wh.quarantine_dir(&id));
+    }
     tracing::debug!(delivery = %id, ms = started.elapsed().as_millis(), "report written");
     Ok(DeliveryOutcome {
         folder: dir.to_path_buf(),
@@ -328,6 +348,7 @@ async fn ingest_one(
         rows_rejected: report.rows_rejected,
         version: Some(version),
         reasons: report.reasons.clone(),
+        warnings: warnings(&report),
         report_html: wh.qc_dir(&id).join("report.html"),
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -349,9 +370,98 @@ fn context<'a>(
         previous_volumes,
         previous_report,
         loaded_sequence,
+        replaced: None,
+        confirmation: None,
         feedback_path,
         batch_rows: options.batch_rows,
     }
+}
+
+/// What a correction is measured against: the delivery in force, with the per-file row
+/// counts of its archived manifest (none if the archive cannot be read).
+fn replaced_delivery(wh: &Warehouse, current: &DeliveryRecord) -> ReplacedDelivery {
+    let file_rows = std::fs::read(
+        wh.archive_dir(&current.delivery_id)
+            .join(aim_model::delivery::MANIFEST_FILE),
+    )
+    .ok()
+    .and_then(|b| serde_json::from_slice::<aim_model::delivery::Manifest>(&b).ok())
+    .map(|m| m.files.into_iter().map(|f| (f.name, f.rows)).collect())
+    .unwrap_or_default();
+    ReplacedDelivery {
+        delivery_id: current.delivery_id.clone(),
+        sequence: current.sequence,
+        rows: current.rows + current.rows_rejected,
+        file_rows,
+    }
+}
+
+/// Name of the file recording a data manager's confirmation in a held delivery's
+/// quarantine folder.
+pub const CONFIRMATION_FILE: &str = "confirmation.json";
+
+fn read_confirmation(wh: &Warehouse, delivery_id: &str) -> Result<Option<LossConfirmation>> {
+    let path = wh.quarantine_dir(delivery_id).join(CONFIRMATION_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| WarehouseError::Io {
+                context: format!("cannot read the confirmation {}", path.display()),
+                source: std::io::Error::other(e),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(format!("cannot read {}", path.display()))(e)),
+    }
+}
+
+/// `aim confirm`: a data manager confirms that a held correction (COR-001) may remove the
+/// rows it removes. The confirmation (who, when, why) is recorded in the quarantine folder,
+/// then the held delivery is ingested from there; once committed, the confirmation is in
+/// the commit's metadata and beside its QC report, and the delivery leaves quarantine.
+pub async fn confirm(
+    wh: &Warehouse,
+    delivery_id: &str,
+    by: &str,
+    reason: &str,
+    options: &IngestOptions,
+    progress: Arc<dyn IngestProgress>,
+) -> Result<IngestSummary> {
+    let qdir = wh.quarantine_dir(delivery_id);
+    let record: Option<QuarantineRecord> = std::fs::read(qdir.join("reason.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let Some(record) = record else {
+        return Err(WarehouseError::NotHeld(format!(
+            "no delivery {delivery_id} is in quarantine (see `aim status`)"
+        )));
+    };
+    if !record.held {
+        return Err(WarehouseError::NotHeld(format!(
+            "delivery {delivery_id} was rejected, not held: only a correction held by COR-001 can be confirmed; it was rejected because {}",
+            record.reasons.join(" | ")
+        )));
+    }
+    if by.trim().is_empty() || reason.trim().is_empty() {
+        return Err(WarehouseError::NotHeld(
+            "a confirmation needs who confirms (--by) and why (--reason)".into(),
+        ));
+    }
+    let confirmation = LossConfirmation {
+        delivery_id: delivery_id.to_string(),
+        by: by.trim().to_string(),
+        reason: reason.trim().to_string(),
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    std::fs::write(
+        qdir.join(CONFIRMATION_FILE),
+        serde_json::to_string_pretty(&confirmation).expect("json") + "\n",
+    )
+    .map_err(io(format!(
+        "cannot record the confirmation in {}",
+        qdir.display()
+    )))?;
+    tracing::info!(delivery = %delivery_id, by = %confirmation.by, reason = %confirmation.reason, "loss confirmed");
+    ingest(wh, &[qdir], options, progress).await
 }
 
 pub(crate) fn percent_decode(path: &str) -> String {
@@ -390,6 +500,7 @@ fn finish_rejected(
         period: report.period.clone(),
         reasons: report.reasons.clone(),
         quarantined_at: chrono::Utc::now().to_rfc3339(),
+        held: report.verdict == Verdict::Held,
     };
     std::fs::write(
         qdir.join("reason.json"),
@@ -403,15 +514,38 @@ fn finish_rejected(
     Ok(DeliveryOutcome {
         folder: dir.to_path_buf(),
         delivery_id: id.clone(),
-        verdict: Verdict::Rejected,
+        verdict: report.verdict,
         rows_read: report.rows_read,
         rows_accepted: 0,
         rows_rejected: report.rows_rejected,
         version: None,
+        warnings: warnings(&report),
         reasons: report.reasons,
         report_html: wh.qc_dir(&id).join("report.html"),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The warning-level rules that failed, as `RULE: finding`.
+fn warnings(report: &QcReport) -> Vec<String> {
+    report
+        .rules
+        .iter()
+        .filter(|r| {
+            r.level == aim_ingest::Level::Warning
+                && matches!(
+                    r.status,
+                    aim_ingest::RuleStatus::Failed | aim_ingest::RuleStatus::FailedBelowThreshold
+                )
+        })
+        .map(|r| {
+            if r.message.is_empty() {
+                format!("{}: {}", r.id, r.title)
+            } else {
+                format!("{}: {} ({})", r.id, r.title, r.message)
+            }
+        })
+        .collect()
 }
 
 fn write_report(wh: &Warehouse, report: &QcReport) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Property: whatever sequence of good, bad, late and corrected deliveries arrives, the
 //! warehouse holds exactly the rows of the last accepted delivery of each insurer and
-//! period, and each accepted delivery is exactly one new table version.
+//! period, and each accepted delivery is exactly one new table version. A correction that
+//! would lose rows (COR-001) is held and changes nothing.
 
 use aim_ingest::Verdict;
 use aim_ingest::testkit::*;
@@ -127,8 +128,15 @@ async fn scenario(ops: Vec<Op>) {
         let s = aim_warehouse::ingest(&wh, &[dir], &opts, Arc::new(NoProgress))
             .await
             .unwrap();
-        let accepted_expected = !op.bad && seq > current_seq;
+        // COR-001: a correction that loses more than 10 % of the rows it replaces is held.
+        let loses_rows = model
+            .get(&key)
+            .is_some_and(|(_, n)| (*n - op.lines as i64) as f64 / *n as f64 > 0.10);
+        let accepted_expected = !op.bad && seq > current_seq && !loses_rows;
         let verdict = s.outcomes[0].verdict;
+        if !op.bad && seq > current_seq && loses_rows {
+            assert_eq!(verdict, Verdict::Held, "op {k} {op:?}");
+        }
         assert_eq!(
             verdict == Verdict::Accepted,
             accepted_expected,

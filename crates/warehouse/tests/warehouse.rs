@@ -131,7 +131,7 @@ async fn deliveries_commit_once_and_redeliveries_replace_with_history_kept() {
     );
 
     // A corrected re-delivery replaces it in one commit; the old version stays readable.
-    let g2 = gzss(60, 2).write(&tmp.path().join("inbox2"));
+    let g2 = gzss(95, 2).write(&tmp.path().join("inbox2"));
     let s = ingest(&wh, &[g2]).await;
     assert_eq!(
         s.outcomes[0].verdict,
@@ -141,7 +141,7 @@ async fn deliveries_commit_once_and_redeliveries_replace_with_history_kept() {
     );
     let v2 = s.outcomes[0].version.unwrap();
     assert_eq!(v2, v1 + 1, "one commit");
-    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 60);
+    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 95);
     let at_v1: BTreeMap<String, u64> = [("gzss".to_string(), v1)].into();
     assert_eq!(
         count(&wh, "SELECT count(*) FROM gzss", &at_v1).await,
@@ -166,7 +166,7 @@ async fn deliveries_commit_once_and_redeliveries_replace_with_history_kept() {
     let s = ingest(&wh, &[g1]).await;
     assert_eq!(s.outcomes[0].verdict, Verdict::Rejected);
     assert!(s.outcomes[0].reasons[0].starts_with("MAN-004"));
-    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 60);
+    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 95);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,4 +259,227 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A GZSS delivery of `first` lines in `gzss-001.csv` and `second` in `gzss-002.csv`, as
+/// the scenario: a quarter delivered in two files.
+fn gzss_two_files(parent: &Path, first: u64, second: u64, seq: u32) -> PathBuf {
+    let mut b = gzss(0, seq);
+    b.gzip = false;
+    let part = |from: u64, n: u64| {
+        let mut p = b.clone();
+        p.rows = (from..from + n)
+            .map(|i| gzss_row(i, i % 20, Insurer::Socialist, "2024-04-10"))
+            .collect();
+        (p.csv_bytes(), n)
+    };
+    let (one, n1) = part(0, first);
+    let (two, n2) = part(100_000, second);
+    b.write_files(
+        parent,
+        &[
+            ("gzss-001.csv".to_string(), one, n1),
+            ("gzss-002.csv".to_string(), two, n2),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_that_empties_a_file_is_held_until_a_data_manager_confirms_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = new_warehouse(tmp.path()).await;
+    let inbox = tmp.path().join("inbox");
+    popu(20).write(&inbox);
+    gzss_two_files(&inbox, 5416, 4998, 1);
+    let s = ingest(&wh, std::slice::from_ref(&inbox)).await;
+    assert!(!s.any_rejected(), "{:#?}", s.outcomes);
+    let none = BTreeMap::new();
+    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 10_414);
+    let first = Catalog::load(&wh)
+        .await
+        .unwrap()
+        .current_for("300", Database::Gzss, period())
+        .cloned()
+        .unwrap();
+
+    // The correction: its first file emptied, the manifest consistent, a higher sequence.
+    let correction = gzss_two_files(&tmp.path().join("inbox2"), 0, 4998, 2);
+    let s = ingest(&wh, std::slice::from_ref(&correction)).await;
+    let o = &s.outcomes[0];
+    assert_eq!(o.verdict, Verdict::Held, "{:?}", o.reasons);
+    assert!(
+        s.any_rejected(),
+        "a held correction makes the ingest exit with 3"
+    );
+    assert_eq!(o.version, None);
+    let reason = o.reasons.join(" ");
+    assert!(
+        reason.starts_with("COR-001: 5416 of the 10414 rows of")
+            && reason.contains("file gzss-001.csv has no data row")
+            && reason.contains(&first.delivery_id),
+        "{reason}"
+    );
+    // Nothing changed in the warehouse: same rows, same delivery in force, no new commit.
+    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 10_414);
+    let catalog = Catalog::load(&wh).await.unwrap();
+    assert_eq!(
+        catalog.current_for("300", Database::Gzss, period()),
+        Some(&first)
+    );
+    let quarantined = aim_warehouse::catalog::quarantined(&wh);
+    assert_eq!(quarantined.len(), 1);
+    assert!(quarantined[0].held);
+    let report: aim_ingest::QcReport = serde_json::from_slice(
+        &std::fs::read(wh.qc_dir(&o.delivery_id).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    let c = report.correction.as_ref().unwrap();
+    assert_eq!(
+        (c.rows_before, c.rows_now, c.rows_lost),
+        (10_414, 4998, 5416)
+    );
+    assert_eq!(c.files_emptied, vec![("gzss-001.csv".to_string(), 5416)]);
+    let vol = report.rule("VOL-001").unwrap();
+    assert!(
+        vol.message
+            .contains("against 10414 in the delivery it replaces"),
+        "VOL-001 measures a correction against the delivery it replaces: {}",
+        vol.message
+    );
+    let html = std::fs::read_to_string(wh.qc_dir(&o.delivery_id).join("report.html")).unwrap();
+    let held_at = html.find("Held: this correction would lose data").unwrap();
+    assert!(
+        held_at < html.find("<h2>Rules</h2>").unwrap(),
+        "the reason is at the top"
+    );
+
+    // Ingesting it again does not apply it either.
+    let s = ingest(&wh, std::slice::from_ref(&correction)).await;
+    assert_eq!(s.outcomes[0].verdict, Verdict::Held);
+    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 10_414);
+
+    // A confirmation needs who and why.
+    let opts = IngestOptions::default();
+    let err = aim_warehouse::confirm(&wh, &o.delivery_id, "", "", &opts, Arc::new(NoProgress))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("--by"), "{err}");
+    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 10_414);
+
+    // Confirmed: applied, and the confirmation is recorded in the commit and by the report.
+    let s = aim_warehouse::confirm(
+        &wh,
+        &o.delivery_id,
+        "A. Peeters",
+        "the insurer withdrew file 1: billed twice",
+        &opts,
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.outcomes[0].verdict,
+        Verdict::Accepted,
+        "{:?}",
+        s.outcomes[0].reasons
+    );
+    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &none).await, 4998);
+    let catalog = Catalog::load(&wh).await.unwrap();
+    let now = catalog
+        .current_for("300", Database::Gzss, period())
+        .unwrap();
+    assert_eq!(now.sequence, 2);
+    assert_eq!(now.replaces.as_deref(), Some(first.delivery_id.as_str()));
+    let confirmation = now.confirmation.as_ref().expect("recorded in the commit");
+    assert_eq!(confirmation.by, "A. Peeters");
+    assert_eq!(
+        confirmation.reason,
+        "the insurer withdrew file 1: billed twice"
+    );
+    assert!(wh.qc_dir(&o.delivery_id).join("confirmation.json").exists());
+    assert!(aim_warehouse::catalog::quarantined(&wh).is_empty());
+    let report: aim_ingest::QcReport = serde_json::from_slice(
+        &std::fs::read(wh.qc_dir(&o.delivery_id).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        report
+            .rule("COR-001")
+            .unwrap()
+            .message
+            .contains("confirmed by A. Peeters"),
+        "{:?}",
+        report.rule("COR-001")
+    );
+    // The replaced version stays readable.
+    let at: BTreeMap<String, u64> = [("gzss".to_string(), first.version)].into();
+    assert_eq!(count(&wh, "SELECT count(*) FROM gzss", &at).await, 10_414);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_held_correction_can_be_confirmed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = new_warehouse(tmp.path()).await;
+    let opts = IngestOptions::default();
+    let err = aim_warehouse::confirm(
+        &wh,
+        "300-GZSS-2024Q2-000000000000",
+        "A",
+        "B",
+        &opts,
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("is in quarantine"), "{err}");
+    let mut bad = gzss(10, 1);
+    bad.rows[3][1] = "85073003328".into();
+    let dir = bad.write(&tmp.path().join("bad"));
+    let s = ingest(&wh, &[dir]).await;
+    assert_eq!(s.outcomes[0].verdict, Verdict::Rejected);
+    let err = aim_warehouse::confirm(
+        &wh,
+        &s.outcomes[0].delivery_id,
+        "A",
+        "B",
+        &opts,
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("rejected, not held"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_with_a_few_rows_fewer_is_applied_as_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = new_warehouse(tmp.path()).await;
+    let inbox = tmp.path().join("inbox");
+    popu(20).write(&inbox);
+    gzss_two_files(&inbox, 500, 500, 1);
+    ingest(&wh, std::slice::from_ref(&inbox)).await;
+    let dir = gzss_two_files(&tmp.path().join("inbox2"), 460, 500, 2);
+    let s = ingest(&wh, &[dir]).await;
+    assert_eq!(
+        s.outcomes[0].verdict,
+        Verdict::Accepted,
+        "{:?}",
+        s.outcomes[0].reasons
+    );
+    let report: aim_ingest::QcReport = serde_json::from_slice(
+        &std::fs::read(wh.qc_dir(&s.outcomes[0].delivery_id).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    let cor = report.rule("COR-001").unwrap();
+    assert_eq!(cor.status, aim_ingest::RuleStatus::Passed);
+    assert!(
+        cor.message.contains("960 rows against 1000"),
+        "{}",
+        cor.message
+    );
+    assert_eq!(report.correction.unwrap().rows_lost, 40);
+    assert_eq!(
+        count(&wh, "SELECT count(*) FROM gzss", &BTreeMap::new()).await,
+        960
+    );
 }
