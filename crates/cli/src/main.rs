@@ -322,6 +322,25 @@ pub fn reference_dir(given: Option<&Path>) -> PathBuf {
     PathBuf::from("../shared/data")
 }
 
+/// Prints an ingest's (or a confirmation's) summary, as JSON or for a person, and gives its
+/// exit status: `EXIT_REJECTED` when a delivery was rejected or held.
+fn report_ingest(
+    wh: &aim_warehouse::Warehouse,
+    summary: &aim_warehouse::IngestSummary,
+    json: bool,
+) -> Result<u8> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+    } else {
+        progress::print_ingest_summary(wh, summary);
+    }
+    Ok(if summary.any_rejected() {
+        EXIT_REJECTED
+    } else {
+        0
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -397,16 +416,7 @@ fn run(cli: Cli) -> Result<u8> {
         } => {
             let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
             let summary = runtime()?.block_on(progress::ingest(&wh, &dirs, !json))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
-            } else {
-                progress::print_ingest_summary(&wh, &summary);
-            }
-            Ok(if summary.any_rejected() {
-                EXIT_REJECTED
-            } else {
-                0
-            })
+            report_ingest(&wh, &summary, json)
         }
         Command::Confirm {
             warehouse,
@@ -418,16 +428,7 @@ fn run(cli: Cli) -> Result<u8> {
             let wh = aim_warehouse::Warehouse::open(&warehouse)?;
             let summary =
                 runtime()?.block_on(progress::confirm(&wh, &delivery, &by, &reason, !json))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
-            } else {
-                progress::print_ingest_summary(&wh, &summary);
-            }
-            Ok(if summary.any_rejected() {
-                EXIT_REJECTED
-            } else {
-                0
-            })
+            report_ingest(&wh, &summary, json)
         }
         Command::Reference {
             command: ReferenceCommand::Import { warehouse, dir },
