@@ -160,9 +160,54 @@ pub(crate) fn suppress_alone(
 /// all of them, no small group of persons is pinned down (the set of hidden cells only grows,
 /// so this ends). Refuses a table whose own audit does not pass: nothing of it may leave.
 pub(crate) fn settle(p: Prepared, earlier: &[Earlier<'_>]) -> Result<Release, DisclosureError> {
-    Ok(settle_linked(vec![p], earlier)?
-        .pop()
-        .expect("one release per prepared table"))
+    let Prepared {
+        request,
+        source,
+        policy,
+        user,
+        table,
+        source_versions,
+        sensitive,
+        pattern,
+    } = p;
+    let mut work = [Settling::new(&table, policy, sensitive, pattern)];
+    settle_all(&mut work, earlier)?;
+    let [
+        Settling {
+            pattern,
+            differencing,
+            ..
+        },
+    ] = work;
+    if !pattern.passed() {
+        let failing = pattern
+            .certificate
+            .iter()
+            .zip(&pattern.protection)
+            .find(|(b, p)| !p.holds(b));
+        return Err(DisclosureError::Audit(format!(
+            "{}: the audit did not pass ({failing:?}): nothing is released",
+            request.title
+        )));
+    }
+    let created = chrono::Utc::now();
+    Ok(Release {
+        id: format!(
+            "{}-{}",
+            &request.hash()[..12],
+            created.format("%Y%m%dT%H%M%S%.3fZ")
+        ),
+        request,
+        source,
+        source_versions,
+        created: created.to_rfc3339(),
+        user,
+        policy,
+        table,
+        pattern,
+        audited_against: earlier.iter().map(|e| e.id.to_string()).collect(),
+        differencing,
+    })
 }
 
 /// A table being settled against other releases: its suppression so far and the cells hidden
@@ -271,73 +316,6 @@ pub(crate) fn settle_all(
                 .try_for_each(|h| h.join().expect("a suppression thread panicked"))
         })?;
     }
-}
-
-/// Settles prepared tables released together ([`settle_all`]) and makes them releases.
-/// Refuses the lot when a table's own audit does not pass: nothing of it may leave.
-pub(crate) fn settle_linked(
-    prepared: Vec<Prepared>,
-    earlier: &[Earlier<'_>],
-) -> Result<Vec<Release>, DisclosureError> {
-    let mut rest = Vec::with_capacity(prepared.len());
-    let mut tables = Vec::with_capacity(prepared.len());
-    let mut suppression = Vec::with_capacity(prepared.len());
-    for p in prepared {
-        tables.push(p.table);
-        suppression.push((p.sensitive, p.pattern));
-        rest.push((p.request, p.source, p.policy, p.user, p.source_versions));
-    }
-    let mut work: Vec<Settling> = tables
-        .iter()
-        .zip(&rest)
-        .zip(suppression)
-        .map(|((t, r), (s, p))| Settling::new(t, r.2, s, p))
-        .collect();
-    settle_all(&mut work, earlier)?;
-    let settled: Vec<(Pattern, Vec<Finding>)> = work
-        .into_iter()
-        .map(|w| (w.pattern, w.differencing))
-        .collect();
-    rest.into_iter()
-        .zip(tables)
-        .zip(settled)
-        .map(
-            |(
-                ((request, source, policy, user, source_versions), table),
-                (pattern, differencing),
-            )| {
-                if !pattern.passed() {
-                    let failing = pattern
-                        .certificate
-                        .iter()
-                        .zip(&pattern.protection)
-                        .find(|(b, p)| !p.holds(b));
-                    return Err(DisclosureError::Audit(format!(
-                        "{}: the audit did not pass ({failing:?}): nothing is released",
-                        request.title
-                    )));
-                }
-                let created = chrono::Utc::now();
-                Ok(Release {
-                    id: format!(
-                        "{}-{}",
-                        &request.hash()[..12],
-                        created.format("%Y%m%dT%H%M%S%.3fZ")
-                    ),
-                    request,
-                    source,
-                    source_versions,
-                    created: created.to_rfc3339(),
-                    user,
-                    policy,
-                    table,
-                    pattern,
-                    audited_against: earlier.iter().map(|e| e.id.to_string()).collect(),
-                    differencing,
-                })
-            },
-        )
-        .collect()
 }
 
 /// Runs the request's query on `source` (tables at the `pinned` versions where given, else
