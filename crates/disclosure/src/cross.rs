@@ -506,7 +506,7 @@ fn pinned(
     for (key, group_targets) in by_group {
         let group = &groups[&key];
         let pos = &group.pos;
-        if pos.len() > crate::unions::WHOLE {
+        if pos.len() > crate::unions::Limits::get().whole {
             // Too large to solve: its targets are not shown pinned.
             continue;
         }
@@ -942,6 +942,69 @@ mod property {
         assert_eq!(release_in_turn(&people, &[spec]), None);
     }
 
+    /// A group too large to solve whole with too many small atoms left open is refused at
+    /// once, with a message that says why (the gate's limits shrunk to this small case).
+    #[test]
+    fn a_group_too_finely_cut_to_check_is_refused() {
+        use crate::unions::{Limits, set_limits};
+        let people: Vec<Person> = vec![
+            (6, 0),
+            (7, 1),
+            (7, 1),
+            (6, 0),
+            (6, 0),
+            (7, 2),
+            (7, 1),
+            (7, 1),
+            (8, 0),
+            (6, 2),
+            (6, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+        ];
+        let spec = Spec {
+            lo: 0,
+            hi: 7,
+            group: None,
+            by_age: true,
+            by_group: true,
+        };
+        let table = tabulate(&people, &spec).unwrap();
+        let alone = suppress_with(&table, &Policy::POPULATION, &Sensitive::default()).unwrap();
+        let news = [New {
+            table: &table,
+            status: &alone.status,
+            policy: Policy::POPULATION,
+        }];
+        set_limits(Limits {
+            block: 1,
+            whole: 1,
+            open_small: 0,
+            small: 1_000,
+        });
+        let refused = findings(&news, &[]);
+        set_limits(Limits {
+            block: 1,
+            whole: 1,
+            open_small: 1_000,
+            small: 0,
+        });
+        let refused_at_once = findings(&news, &[]);
+        set_limits(Limits::GATE);
+        for r in [refused, refused_at_once] {
+            let e = r.expect_err("refused").to_string();
+            assert!(e.contains("cannot check every combination"), "{e}");
+        }
+        assert!(!findings(&news, &[]).unwrap()[0].is_empty());
+    }
+
     fn spec() -> impl Strategy<Value = Spec> {
         (
             0u8..10,
@@ -1046,7 +1109,10 @@ mod property {
             specs in prop::collection::vec(spec(), 2..6),
             block in 2usize..12,
         ) {
-            crate::unions::set_block_size(block);
+            crate::unions::set_limits(crate::unions::Limits {
+                block,
+                ..crate::unions::Limits::GATE
+            });
             if let Some(why) = release_in_turn(&people, &specs) {
                 prop_assert!(false, "{why}");
             }

@@ -3,12 +3,12 @@
 //!
 //! The unknowns (atoms) split into groups linked by equations; each group is searched on its
 //! own. A large group is first searched on *blocks*: the group's unknowns are cut into blocks
-//! of at most [`BLOCK`] unknowns, and each equation is split into its part in each block, held
+//! of at most [`Limits::block`] unknowns, and each equation is split into its part in each block, held
 //! at its true value. Every solution of the blocks is a solution of the group (the parts add up
 //! to the equation), so a witness found on the blocks — a solution that empties a union, or
 //! carries an atom to the threshold — holds for the group; only what the blocks cannot settle
 //! (a union no block solution empties) is solved on the whole group, and in a group too large
-//! to solve whole ([`WHOLE`]) it is taken as pinned (a cell is hidden for it: the search errs
+//! to solve whole ([`Limits::whole`]) it is taken as pinned (a cell is hidden for it: the search errs
 //! on the side of hiding).
 
 use crate::DisclosureError;
@@ -278,23 +278,57 @@ pub(crate) struct PinnedUnion {
 /// refused (the audit fails closed rather than release what it could not check).
 const UNION_SEARCH_BUDGET: usize = 20_000;
 
-/// Groups with more unknowns than this are searched on blocks of at most this many first.
-pub(crate) const BLOCK: usize = 400;
-
-/// Groups with more unknowns than this are never solved whole (one LP could take minutes):
-/// what their blocks cannot settle is taken as pinned, and a cell is hidden for it.
-pub(crate) const WHOLE: usize = 3_000;
-
-thread_local! {
-    /// The block size in use: [`BLOCK`], smaller in tests so that small systems are
-    /// searched on blocks too.
-    static BLOCK_SIZE: std::cell::Cell<usize> = const { std::cell::Cell::new(BLOCK) };
+/// The sizes that bound the search for pinned unions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Groups with more unknowns than this are searched on blocks of at most this many first.
+    pub(crate) block: usize,
+    /// Groups with more unknowns than this are never solved whole (one LP could take
+    /// minutes): what their blocks cannot settle is taken as pinned, and a cell is hidden
+    /// for it.
+    pub(crate) whole: usize,
+    /// In a group too large to solve whole, at most this many small unknowns left open by
+    /// the blocks: more, and the search would take most of them as pinned one LP at a time
+    /// (hours, and nearly every cell hidden); the release is refused at once instead.
+    pub(crate) open_small: usize,
+    /// In a group too large to solve whole, at most this many small unknowns before the
+    /// blocks are even tried: beyond it the releases together have cut the persons so finely
+    /// (a reconstruction of the persons) that the release is refused at once.
+    pub(crate) small: usize,
 }
 
-/// Searches on blocks of at most `size` unknowns on this thread (tests).
+impl Limits {
+    /// The limits of the gate.
+    pub(crate) const GATE: Limits = Limits {
+        block: 400,
+        whole: 3_000,
+        open_small: 2_000,
+        small: 20_000,
+    };
+
+    /// The limits in use on this thread.
+    pub(crate) fn get() -> Limits {
+        LIMITS.with(|l| l.get())
+    }
+}
+
+thread_local! {
+    /// The limits in use: [`Limits::GATE`], smaller in tests so that small systems are
+    /// searched on blocks too, or refused as too fine.
+    static LIMITS: std::cell::Cell<Limits> = const { std::cell::Cell::new(Limits::GATE) };
+}
+
+/// Uses `limits` on this thread (tests).
 #[cfg(test)]
-pub(crate) fn set_block_size(size: usize) {
-    BLOCK_SIZE.with(|b| b.set(size));
+pub(crate) fn set_limits(limits: Limits) {
+    LIMITS.with(|l| l.set(limits));
+}
+
+/// The refusal when a group is too finely cut to be checked.
+fn too_fine(n: usize, small: usize, t: i64) -> DisclosureError {
+    DisclosureError::Audit(format!(
+        "together with the releases before it, this table cuts the persons into {n} linked groups, {small} of them of fewer than {t} persons that the gate cannot rule out; it cannot check every combination of so many in bounded time, so nothing is released (ask for fewer characteristics crossed, larger areas or wider age bands: docs/disclosure.md, \"When the gate refuses\")"
+    ))
 }
 
 /// Where witnesses are sought: the whole group, or its blocks first.
@@ -314,7 +348,7 @@ struct Space {
 
 impl Space {
     fn new(whole: GroupLp, truth: &[f64], t: f64) -> Space {
-        let block = BLOCK_SIZE.with(|b| b.get());
+        let block = Limits::get().block;
         let blocks = (whole.n > block).then(|| whole.blocks(truth, block));
         Space {
             whole,
@@ -329,10 +363,15 @@ impl Space {
     /// The small unknowns (`small`, group numbering) that no solution found carries to `t`.
     fn tight(&self, small: &[usize]) -> Result<Vec<usize>, DisclosureError> {
         let mut small = small.to_vec();
-        let parts: Vec<(&GroupLp, Vec<usize>)> = match &self.blocks {
-            None => vec![(&self.whole, (0..self.whole.n).collect())],
+        let mut parts: Vec<(&GroupLp, Vec<usize>)> = match &self.blocks {
+            None => Vec::new(),
             Some((_, blocks)) => blocks.iter().map(|(lp, m)| (lp, m.clone())).collect(),
         };
+        // The whole group last (when it is not too large): blocks hold each equation's part
+        // at its true value, so they often carry nothing to `t` that the whole group can.
+        if self.whole.n <= Limits::get().whole {
+            parts.push((&self.whole, (0..self.whole.n).collect()));
+        }
         for (lp, members) in parts {
             let local: HashMap<usize, usize> =
                 members.iter().enumerate().map(|(l, &g)| (g, l)).collect();
@@ -409,7 +448,7 @@ impl Space {
             }
             // No solution of the blocks empties it: ask the whole group, if it is not too
             // large; else it is taken as one no solution empties.
-            if self.whole.n > WHOLE {
+            if self.whole.n > Limits::get().whole {
                 self.unsettled += 1;
                 return Ok(None);
             }
@@ -426,7 +465,7 @@ impl Space {
     /// The exact minimum and maximum of the sum of `members` over the whole group (its true
     /// sum, `truth`, for both when the group is too large to solve whole).
     fn bounds(&mut self, members: &[usize], truth: f64) -> Result<(f64, f64), DisclosureError> {
-        if self.whole.n > WHOLE {
+        if self.whole.n > Limits::get().whole {
             // Not solved: taken as pinned to its true count.
             return Ok((truth, truth));
         }
@@ -493,7 +532,14 @@ pub(crate) fn pinned_unions(
         let system_of: HashMap<usize, usize> =
             small.iter().map(|&(c, _)| (group.pos[&c], c)).collect();
         let all: Vec<usize> = small.iter().map(|(c, _)| group.pos[c]).collect();
+        let limits = Limits::get();
+        if space.whole.n > limits.whole && all.len() > limits.small {
+            return Err(too_fine(space.whole.n, all.len(), t));
+        }
         let at = space.tight(&all)?;
+        if space.whole.n > limits.whole && at.len() > limits.open_small {
+            return Err(too_fine(space.whole.n, at.len(), t));
+        }
         if audit::trace() {
             eprintln!(
                 "  union search: group of {} unknowns{}: {} of {} small that no solution found carries to {t} ({:.2} s)",
