@@ -6,12 +6,14 @@
 //!
 //! The earlier releases are random requests: a population (everyone, an age range, a province,
 //! the persons with a condition) by one to three of geography (at some level), age (in one of
-//! three bandings), sex, preferential reimbursement and a condition; each suppressed on its
-//! own (the ledger of a platform that did not yet audit releases against each other); every
-//! 25th is an Atlas table (municipality × sex × a condition's outcome, checked by nested
-//! pairs). Prints the figures as JSON.
+//! three bandings), sex, preferential reimbursement and a condition; every 25th is an Atlas
+//! table (municipality × sex × a condition's outcome, checked by nested pairs). By default each
+//! is suppressed on its own (the ledger of a platform that did not yet audit releases against
+//! each other); with `--through-gate` each is settled against every release before it, as the
+//! platform does (the Atlas's tables on their own), and a refused one stays out of the ledger.
+//! Prints the figures as JSON.
 //!
-//! `cargo run --profile fast -p aim-disclosure --features internals --example ledger_bench -- [--persons N] [--releases R]`
+//! `cargo run --profile fast -p aim-disclosure --features internals --example ledger_bench -- [--persons N] [--releases R] [--through-gate]`
 
 use aim_disclosure::internals::{EarlierTable, Status, Table, settle_against, suppress};
 use aim_disclosure::{Dimension, Policy};
@@ -105,12 +107,14 @@ fn table(persons: &[&Person], dims: &[Dim]) -> Table {
 fn main() {
     let mut persons: usize = 100_000;
     let mut releases: usize = 1_000;
+    let mut through_gate = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().and_then(|v| v.parse().ok()).expect("a number");
         match a.as_str() {
             "--persons" => persons = value(),
             "--releases" => releases = value(),
+            "--through-gate" => through_gate = true,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -154,6 +158,9 @@ fn main() {
     let started = Instant::now();
     let mut earlier: Vec<EarlierTable> = Vec::with_capacity(releases);
     let mut earlier_cells = 0usize;
+    // Through the gate: the time of each release, and the releases refused.
+    let mut gate_seconds: Vec<f64> = Vec::new();
+    let mut refused: Vec<(usize, f64, String)> = Vec::new();
     for r in 0..releases {
         let atlas = r % 25 == 24;
         let (population, dims): (Vec<&Person>, Vec<Dim>) = if atlas {
@@ -199,12 +206,40 @@ fn main() {
             continue;
         }
         let t = table(&population, &dims);
-        let pattern = suppress(&t, &policy).expect("a pattern");
+        let status = if !through_gate {
+            suppress(&t, &policy).expect("a pattern").status
+        } else {
+            // As the platform releases them: each against every release before it (the
+            // Atlas's tables on their own, as `Gate::publish` does).
+            let clock = Instant::now();
+            let settled = settle_against(&t, policy, if atlas { &[] } else { &earlier });
+            let seconds = clock.elapsed().as_secs_f64();
+            gate_seconds.push(seconds);
+            match settled {
+                Ok((pattern, _)) => pattern.status,
+                Err(e) => {
+                    refused.push((r, seconds, e.to_string()));
+                    continue;
+                }
+            }
+        };
+        if through_gate && (r + 1) % 50 == 0 {
+            let last: &[f64] = &gate_seconds[gate_seconds.len().saturating_sub(50)..];
+            eprintln!(
+                "{} releases tried, {} in the ledger, {} refused; the last 50 took {:.1} s on average, the slowest {:.1} s ({:.0} s in all)",
+                r + 1,
+                earlier.len() + 1,
+                refused.len(),
+                last.iter().sum::<f64>() / last.len() as f64,
+                last.iter().cloned().fold(0.0, f64::max),
+                started.elapsed().as_secs_f64()
+            );
+        }
         earlier_cells += t.cells.len();
         earlier.push(EarlierTable {
             id: format!("r{r}"),
             table: t,
-            status: pattern.status,
+            status,
             policy,
             atlas,
         });
@@ -240,6 +275,10 @@ fn main() {
             "cells_hidden_for_earlier_releases": differencing,
             "audit_passed": pattern.passed(),
             "seconds_building_ledger": ledger_built,
+            "ledger_through_gate": through_gate,
+            "earlier_refused": refused.len(),
+            "earlier_first_refused": refused.first().map(|r| r.0),
+            "earlier_gate_seconds_max": gate_seconds.iter().cloned().fold(0.0, f64::max),
             "seconds_empty_ledger": empty_ledger,
             "seconds_with_ledger": with_ledger,
             "ratio": with_ledger / empty_ledger,
@@ -250,6 +289,8 @@ fn main() {
             "cells": new.cells.len(),
             "seconds_empty_ledger": empty_ledger,
             "refused_after_seconds": with_ledger,
+            "ledger_through_gate": through_gate,
+            "earlier_refused": refused.len(),
             "error": e.to_string(),
         }),
     };

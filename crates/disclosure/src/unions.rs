@@ -161,6 +161,29 @@ impl GroupLp {
         zero: &[usize],
         t: f64,
     ) -> Result<Lp, DisclosureError> {
+        let (p, vars) = self.problem(dir, weights, capped, zero, t);
+        match p.solve() {
+            Ok(o) => {
+                let sol = o
+                    .into_solution()
+                    .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
+                Ok(Lp::Solved(vars.iter().map(|v| sol.var_value(*v)).collect()))
+            }
+            Err(microlp::Error::Unbounded) => Ok(Lp::Unbounded),
+            Err(microlp::Error::Infeasible) => Ok(Lp::Infeasible),
+            Err(e) => Err(DisclosureError::Audit(e.to_string())),
+        }
+    }
+
+    /// The LP of [`GroupLp::solve`], and its unknowns' variables.
+    fn problem(
+        &self,
+        dir: microlp::OptimizationDirection,
+        weights: &[(usize, f64)],
+        capped: &[Vec<usize>],
+        zero: &[usize],
+        t: f64,
+    ) -> (microlp::Problem, Vec<microlp::Variable>) {
         use microlp::{ComparisonOp, Problem};
         let mut w = vec![0.0; self.n];
         for &(i, x) in weights {
@@ -186,17 +209,50 @@ impl GroupLp {
             terms.extend(members.iter().map(|&i| (vars[i], -1.0)));
             p.add_constraint(&terms, ComparisonOp::Le, 0.0);
         }
-        match p.solve() {
-            Ok(o) => {
-                let sol = o
-                    .into_solution()
-                    .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
-                Ok(Lp::Solved(vars.iter().map(|v| sol.var_value(*v)).collect()))
+        (p, vars)
+    }
+}
+
+/// The whole group's LP minimising the sum of the small unknowns searched, solved once: each
+/// union is emptied by fixing its unknowns at 0 from this solution (a few dual simplex steps
+/// instead of a new solve).
+struct Warm {
+    root: microlp::Solution,
+    vars: Vec<microlp::Variable>,
+}
+
+impl Warm {
+    fn new(whole: &GroupLp, small: &[usize], t: f64) -> Result<Warm, DisclosureError> {
+        let w: Vec<(usize, f64)> = small.iter().map(|&g| (g, 1.0)).collect();
+        let (p, vars) = whole.problem(Minimize, &w, &[], &[], t);
+        let root = match p.solve() {
+            Ok(o) => o
+                .into_solution()
+                .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?,
+            Err(microlp::Error::Infeasible | microlp::Error::Unbounded) => {
+                return Err(DisclosureError::Audit(
+                    "the released counts contradict each other".into(),
+                ));
             }
-            Err(microlp::Error::Unbounded) => Ok(Lp::Unbounded),
-            Err(microlp::Error::Infeasible) => Ok(Lp::Infeasible),
-            Err(e) => Err(DisclosureError::Audit(e.to_string())),
+            Err(e) => return Err(DisclosureError::Audit(e.to_string())),
+        };
+        Ok(Warm { root, vars })
+    }
+
+    /// A solution with the unknowns of `zero` at 0 and the sum of the others searched as
+    /// small as it can; `None` when none exists.
+    fn empty(&self, zero: &[usize]) -> Result<Option<Vec<f64>>, DisclosureError> {
+        let mut sol = self.root.clone();
+        for &g in zero {
+            sol = match sol.fix_var(self.vars[g], 0.0) {
+                Ok(o) => o
+                    .into_solution()
+                    .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?,
+                Err(microlp::Error::Infeasible) => return Ok(None),
+                Err(e) => return Err(DisclosureError::Audit(e.to_string())),
+            };
         }
+        Ok(Some(self.vars.iter().map(|v| sol.var_value(*v)).collect()))
     }
 }
 
@@ -301,7 +357,7 @@ impl Limits {
     /// The limits of the gate.
     pub(crate) const GATE: Limits = Limits {
         block: 400,
-        whole: 3_000,
+        whole: 10_000,
         open_small: 2_000,
         small: 20_000,
     };
@@ -344,6 +400,12 @@ struct Space {
     whole_lps: usize,
     /// Unions that neither the blocks nor the whole group (too large) settled.
     unsettled: usize,
+    /// The whole group's LP, once a union needs it.
+    warm: Option<Warm>,
+    /// The true counts (group numbering).
+    truth: Vec<f64>,
+    /// Solutions found carrying small unknowns high (group numbering).
+    high: Vec<Vec<f64>>,
 }
 
 impl Space {
@@ -357,11 +419,14 @@ impl Space {
             root: Vec::new(),
             whole_lps: 0,
             unsettled: 0,
+            warm: None,
+            truth: truth.to_vec(),
+            high: Vec::new(),
         }
     }
 
     /// The small unknowns (`small`, group numbering) that no solution found carries to `t`.
-    fn tight(&self, small: &[usize]) -> Result<Vec<usize>, DisclosureError> {
+    fn tight(&mut self, small: &[usize]) -> Result<Vec<usize>, DisclosureError> {
         let mut small = small.to_vec();
         let mut parts: Vec<(&GroupLp, Vec<usize>)> = match &self.blocks {
             None => Vec::new(),
@@ -369,10 +434,16 @@ impl Space {
         };
         // The whole group last (when it is not too large): blocks hold each equation's part
         // at its true value, so they often carry nothing to `t` that the whole group can.
-        if self.whole.n <= Limits::get().whole {
+        let whole = self.whole.n <= Limits::get().whole;
+        if whole {
             parts.push((&self.whole, (0..self.whole.n).collect()));
         }
-        for (lp, members) in parts {
+        let blocks = parts.len() - usize::from(whole);
+        // The blocks' solutions put together (each block's with the others at their true
+        // values is a solution of the group, and so are all of them at once).
+        let mut assembled = self.truth.clone();
+        let mut high: Vec<Vec<f64>> = Vec::new();
+        for (k, (lp, members)) in parts.into_iter().enumerate() {
             let local: HashMap<usize, usize> =
                 members.iter().enumerate().map(|(l, &g)| (g, l)).collect();
             for _ in 0..4 {
@@ -386,12 +457,31 @@ impl Space {
                 };
                 let before = small.len();
                 small.retain(|g| local.get(g).is_none_or(|&l| x[l] < self.t - EPS));
+                if k < blocks {
+                    for (l, &g) in members.iter().enumerate() {
+                        assembled[g] = x[l];
+                    }
+                } else {
+                    high.push(x);
+                }
                 if small.len() == before {
                     break;
                 }
             }
         }
+        if blocks > 0 {
+            high.push(assembled);
+        }
+        self.high = high;
         Ok(small)
+    }
+
+    /// Whether a solution already found carries the sum of `members` to `t`: then neither
+    /// they nor any union holding them are pinned.
+    fn reaches_t(&self, members: &[usize]) -> bool {
+        self.high
+            .iter()
+            .any(|x| members.iter().map(|&g| x[g]).sum::<f64>() >= self.t - EPS)
     }
 
     /// A solution (group numbering) holding the unknowns of `zero` at 0 and with the sum of
@@ -454,12 +544,13 @@ impl Space {
             }
             self.whole_lps += 1;
         }
-        let w: Vec<(usize, f64)> = rest.iter().map(|&g| (g, 1.0)).collect();
-        match self.whole.solve(Minimize, &w, &[], zero, self.t)? {
-            Lp::Solved(x) => Ok(Some(x)),
-            Lp::Infeasible if !zero.is_empty() => Ok(None),
-            _ => Err(contradiction()),
+        if self.warm.is_none() {
+            let mut searched: Vec<usize> = zero.iter().chain(rest).copied().collect();
+            searched.sort_unstable();
+            self.warm = Some(Warm::new(&self.whole, &searched, self.t)?);
         }
+        let warm = self.warm.as_ref().expect("just built");
+        warm.empty(zero)
     }
 
     /// The exact minimum and maximum of the sum of `members` over the whole group (its true
@@ -579,6 +670,14 @@ pub(crate) fn pinned_unions(
                         && !node.members.contains(&i)
                         && !node.forbidden.contains(&i)
                         && node.count + count_of[&at[i]] < t
+                        && !space.reaches_t(
+                            &node
+                                .members
+                                .iter()
+                                .chain(std::iter::once(&i))
+                                .map(|&m| at[m])
+                                .collect::<Vec<usize>>(),
+                        )
                 })
                 .collect();
             for (j, &b) in branch.iter().enumerate() {
