@@ -10,7 +10,7 @@ const STYLE: &str = "@page{size:A4;margin:18mm}\
 body{font-family:system-ui,sans-serif;font-size:10.5pt;color:#111;max-width:180mm;margin:auto}\
 h1{font-size:15pt;margin:0 0 2mm}h1 span{color:#555;font-weight:normal}\
 table{border-collapse:collapse;width:100%;margin:4mm 0}\
-th,td{border-bottom:1px solid #bbb;padding:1.5mm 2mm;text-align:left;vertical-align:top}\
+th:first-child{width:46%}th,td{border-bottom:1px solid #bbb;padding:1.5mm 2mm;text-align:left;vertical-align:top}\
 td.n,th.n{text-align:right;white-space:nowrap}tr.total td{font-weight:bold;border-top:2px solid #111}\
 .nl{color:#444}.meta td{border:none;padding:0.6mm 2mm}.notes{font-size:9pt;color:#333}\
 .unpriced{font-style:italic}";
