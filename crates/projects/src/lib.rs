@@ -33,7 +33,9 @@ pub use docs::{generated_markdown, workflow_text};
 pub use index::HEALTH_INDEX_TOML;
 pub use index::{HealthIndex, IndexError, IndexedRates, Month};
 pub use kind::{Flag, RequestType};
-pub use machine::{Attempt, Document, Project, TransitionError, TransitionRecord};
+pub use machine::{
+    Attempt, Document, Project, ProjectData, ProjectError, TransitionError, TransitionRecord,
+};
 pub use money::{Cents, Quantity, QuantityError};
 pub use prices::PRICES_TOML;
 pub use prices::{FlatFee, PriceError, PriceList};

@@ -2,7 +2,7 @@
 //! the time the caller passes in.
 
 use crate::kind::{Flag, RequestType};
-use crate::sheet::ProjectSheet;
+use crate::sheet::{ProjectSheet, SheetError};
 use crate::workflow::{Guard, State, TransitionDef, Workflow};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,24 +69,82 @@ impl Attempt {
 }
 
 /// A request for data: its sheet, where it stands, its documents and its history.
+///
+/// Its fields are private: a project changes only through [`Workflow::apply`] and
+/// [`Project::add_document`], and a stored project comes back only through
+/// [`Project::replay`] (which deserialising calls), which re-applies every recorded event to the
+/// workflow. So a project in `delivered` has passed every step, decision number and document its
+/// type requires, however it was built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ProjectData")]
 pub struct Project {
-    /// The project's identifier (given by the caller, e.g. the store).
+    id: String,
+    sheet: ProjectSheet,
+    state: State,
+    entered_at: DateTime<Utc>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    documents: Vec<Document>,
+    history: Vec<TransitionRecord>,
+}
+
+/// What a store keeps of a project (the same fields as its serialised form); a project is
+/// rebuilt from it by [`Project::replay`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectData {
+    /// The project's identifier.
     pub id: String,
     /// The project sheet.
     pub sheet: ProjectSheet,
-    /// The current state.
+    /// The state it claims.
     pub state: State,
-    /// When the project entered its current state.
+    /// When it entered that state.
     pub entered_at: DateTime<Utc>,
-    /// Who created the project.
+    /// Who created it.
     pub created_by: String,
     /// When.
     pub created_at: DateTime<Utc>,
-    /// Documents attached so far.
+    /// Its documents, in the order they were attached.
     pub documents: Vec<Document>,
-    /// Every transition, oldest first.
+    /// Its transitions, oldest first.
     pub history: Vec<TransitionRecord>,
+}
+
+impl TryFrom<ProjectData> for Project {
+    type Error = ProjectError;
+    fn try_from(d: ProjectData) -> Result<Project, ProjectError> {
+        Project::replay(&Workflow::builtin(), d)
+    }
+}
+
+/// Why a project cannot be created or rebuilt.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The project sheet is incomplete or malformed.
+    #[error(transparent)]
+    Sheet(#[from] SheetError),
+    /// Every project names the account that creates it.
+    #[error("the actor is empty: every project names the account that creates it")]
+    NoActor,
+    /// A stored event is not allowed by the workflow.
+    #[error("project {project}, stored event {index}: {source}")]
+    Replay {
+        /// The project.
+        project: String,
+        /// The event's position (documents and transitions in time order).
+        index: usize,
+        /// Why the workflow refuses it.
+        #[source]
+        source: TransitionError,
+    },
+    /// The stored project differs from its replay.
+    #[error("project {project}: the stored {what} differs from what its events give")]
+    Mismatch {
+        /// The project.
+        project: String,
+        /// What differs.
+        what: &'static str,
+    },
 }
 
 /// Why a transition is not allowed.
@@ -162,16 +220,17 @@ pub enum TransitionError {
 }
 
 impl Project {
-    /// A new project at intake.
+    /// A new project at intake (the sheet is validated).
     pub fn new(
         id: &str,
         sheet: ProjectSheet,
         actor: &str,
         at: DateTime<Utc>,
-    ) -> Result<Project, TransitionError> {
+    ) -> Result<Project, ProjectError> {
         if actor.trim().is_empty() {
-            return Err(TransitionError::NoActor);
+            return Err(ProjectError::NoActor);
         }
+        sheet.validate()?;
         Ok(Project {
             id: id.to_string(),
             sheet,
@@ -182,6 +241,94 @@ impl Project {
             documents: Vec::new(),
             history: Vec::new(),
         })
+    }
+
+    /// Rebuilds a stored project by re-applying its documents and transitions, in time order
+    /// (at equal times a document before a transition), to the workflow; refused when an event
+    /// is not allowed or the result differs from what was stored.
+    pub fn replay(wf: &Workflow, d: ProjectData) -> Result<Project, ProjectError> {
+        let mut p = Project::new(&d.id, d.sheet.clone(), &d.created_by, d.created_at)?;
+        let mut docs = d.documents.iter().peekable();
+        let mut index = 0;
+        let fail = |index, source| ProjectError::Replay {
+            project: d.id.clone(),
+            index,
+            source,
+        };
+        for r in &d.history {
+            while let Some(doc) = docs.next_if(|doc| doc.added_at <= r.at) {
+                p.add_document(wf, &doc.kind, &doc.reference, &doc.added_by, doc.added_at)
+                    .map_err(|e| fail(index, e))?;
+                index += 1;
+            }
+            let attempt = Attempt {
+                action: r.action.clone(),
+                actor: r.actor.clone(),
+                at: r.at,
+                note: r.note.clone(),
+                decision_number: r.decision_number.clone(),
+            };
+            let got = wf.apply(&mut p, attempt).map_err(|e| fail(index, e))?;
+            if &got != r {
+                return Err(ProjectError::Mismatch {
+                    project: d.id.clone(),
+                    what: "transition record",
+                });
+            }
+            index += 1;
+        }
+        for doc in docs {
+            p.add_document(wf, &doc.kind, &doc.reference, &doc.added_by, doc.added_at)
+                .map_err(|e| fail(index, e))?;
+            index += 1;
+        }
+        if p.state != d.state || p.entered_at != d.entered_at {
+            return Err(ProjectError::Mismatch {
+                project: d.id.clone(),
+                what: "state",
+            });
+        }
+        Ok(p)
+    }
+
+    /// The project's identifier.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The project sheet.
+    pub fn sheet(&self) -> &ProjectSheet {
+        &self.sheet
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// When the project entered its current state.
+    pub fn entered_at(&self) -> DateTime<Utc> {
+        self.entered_at
+    }
+
+    /// Who created it.
+    pub fn created_by(&self) -> &str {
+        &self.created_by
+    }
+
+    /// When.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// The documents attached, in order.
+    pub fn documents(&self) -> &[Document] {
+        &self.documents
+    }
+
+    /// Every transition, oldest first.
+    pub fn history(&self) -> &[TransitionRecord] {
+        &self.history
     }
 
     /// The project's type.
@@ -400,7 +547,11 @@ mod tests {
         assert!(
             matches!(&e, TransitionError::MissingDocuments { missing, .. } if missing == &["project_sheet"])
         );
-        assert_eq!(p.state, State::Intake, "a refused attempt changes nothing");
+        assert_eq!(
+            p.state(),
+            State::Intake,
+            "a refused attempt changes nothing"
+        );
         p.add_document(&wf, "project_sheet", "sheet.pdf", "requester", t(1))
             .unwrap();
         let r = go(&wf, &mut p, "submit", 2).unwrap();
@@ -414,7 +565,7 @@ mod tests {
         p.add_document(&wf, "authorisation_request", "req.pdf", "agent", t(4))
             .unwrap();
         go(&wf, &mut p, "approve", 5).unwrap();
-        assert_eq!(p.state, State::Privacy);
+        assert_eq!(p.state(), State::Privacy);
         p.add_document(&wf, "privacy_decision", "deliberation.pdf", "agent", t(60))
             .unwrap();
         let e = go(&wf, &mut p, "authorise", 61).unwrap_err();
@@ -452,7 +603,7 @@ mod tests {
             .unwrap();
         go(&wf, &mut p, "deliver", 101).unwrap();
         go(&wf, &mut p, "close", 900).unwrap();
-        assert_eq!(p.history.len(), 7);
+        assert_eq!(p.history().len(), 7);
         let e = go(&wf, &mut p, "close", 901).unwrap_err();
         assert!(matches!(e, TransitionError::Terminal { .. }));
     }
@@ -465,7 +616,7 @@ mod tests {
             .unwrap();
         go(&wf, &mut p, "submit", 1).unwrap();
         go(&wf, &mut p, "accept", 2).unwrap();
-        assert_eq!(p.state, State::SampleCommittee);
+        assert_eq!(p.state(), State::SampleCommittee);
         p.add_document(&wf, "ctep_privacy_opinion", "mail.eml", "agent", t(5))
             .unwrap();
         let deadline = t(2 + 14);
@@ -516,7 +667,7 @@ mod tests {
         p.add_document(&wf, "cost_agreement", "mail", "r", t(1))
             .unwrap();
         go(&wf, &mut p, "accept", 2).unwrap();
-        assert_eq!(p.state, State::PreAnalysis);
+        assert_eq!(p.state(), State::PreAnalysis);
         assert_eq!(wf.expected_exit(&p), Some(t(2 + 20)));
         let mut a = Attempt::new("declare-impossible", "analyst", t(20));
         a.note = Some("the flags cannot be built on the population".into());
@@ -529,15 +680,52 @@ mod tests {
     }
 
     #[test]
-    fn projects_serialise_and_come_back_equal() {
+    fn projects_serialise_and_come_back_only_through_their_replay() {
         let wf = Workflow::builtin();
-        let mut p = project("agency-study", false);
+        let mut p = project("coded-data", false);
         p.add_document(&wf, "project_sheet", "s", "r", t(0))
             .unwrap();
         go(&wf, &mut p, "submit", 1).unwrap();
+        go(&wf, &mut p, "accept", 1).unwrap();
+        p.add_document(&wf, "authorisation_request", "a", "r", t(1))
+            .unwrap();
+        go(&wf, &mut p, "approve", 2).unwrap();
+        p.add_document(&wf, "privacy_decision", "d", "r", t(40))
+            .unwrap();
+        let mut a = Attempt::new("authorise", "agent", t(41));
+        a.decision_number = Some("26/017".into());
+        wf.apply(&mut p, a).unwrap();
         let json = serde_json::to_string(&p).unwrap();
         let back: Project = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
-        assert!(json.contains("\"state\":\"review\""), "{json}");
+        assert!(json.contains("\"state\":\"contract\""), "{json}");
+
+        // A stored project that claims a state its events do not reach is refused.
+        let forged = json.replace("\"state\":\"contract\"", "\"state\":\"delivered\"");
+        let e = serde_json::from_str::<Project>(&forged)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the stored state differs"), "{e}");
+        // So is one whose authorisation lost its decision number, or its committee decision.
+        let forged = json.replace("\"decision_number\":\"26/017\"", "\"decision_number\":null");
+        let e = serde_json::from_str::<Project>(&forged)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("decision number"), "{e}");
+        let data: ProjectData = serde_json::from_str(&json).unwrap();
+        let mut cut = data.clone();
+        cut.documents.retain(|d| d.kind != "privacy_decision");
+        let e = Project::replay(&wf, cut).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ProjectError::Replay {
+                    source: TransitionError::MissingDocuments { .. },
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(Project::replay(&wf, data).unwrap(), p);
     }
 }

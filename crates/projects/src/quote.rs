@@ -299,17 +299,17 @@ pub fn invoice(
     done: &QuoteRequest,
 ) -> Result<Quote, QuoteError> {
     let t = project.request_type();
-    match project.state {
-        State::Delivered | State::Closed => quote(prices, index, &project.sheet, done),
+    match project.state() {
+        State::Delivered | State::Closed => quote(prices, index, project.sheet(), done),
         State::Impossible if prices.flat_fee(t).due_when_impossible => {
             let flat_only = QuoteRequest::new(done.date);
-            let mut q = quote(prices, index, &project.sheet, &flat_only)?;
+            let mut q = quote(prices, index, project.sheet(), &flat_only)?;
             q.lines.retain(|l| l.kind == LineKind::Flat);
             q.total = q.lines.iter().filter_map(|l| l.amount).sum();
             Ok(q)
         }
         state => Err(QuoteError::NotInvoiceable {
-            project: project.id.clone(),
+            project: project.id().to_string(),
             state,
         }),
     }
@@ -508,7 +508,19 @@ mod tests {
         assert_eq!(inv.total, Cents(100_000));
 
         let mut p = Project::new("P-8", sheet("sample-aggregate"), "r", at(0)).unwrap();
-        p.state = State::Delivered; // reached through the workflow in machine.rs's tests
+        for doc in ["project_sheet", "ctep_opinion", "cost_agreement"] {
+            p.add_document(&wf, doc, "ref", "agent", at(0)).unwrap();
+        }
+        for (day, action) in [(1, "submit"), (2, "accept"), (5, "approve"), (6, "sign")] {
+            wf.apply(&mut p, Attempt::new(action, "agent", at(day)))
+                .unwrap();
+        }
+        assert!(matches!(
+            invoice(&prices, &hi, &p, &done),
+            Err(QuoteError::NotInvoiceable { .. })
+        ));
+        wf.apply(&mut p, Attempt::new("deliver", "agent", at(30)))
+            .unwrap();
         let inv = invoice(&prices, &hi, &p, &done).unwrap();
         let rates = hi.rates(2018, Cents(59_700), Cents(106_200), 2026).unwrap();
         assert_eq!(inv.total, Quantity::whole(4).times(rates.analyst));

@@ -112,7 +112,7 @@ fn run(wf: &Workflow, t: RequestType, flags: &BTreeSet<Flag>, ops: &[Op]) -> Pro
             Op::TryOpen(i, d) | Op::TryAny(i, d) => {
                 let action = match op {
                     Op::TryOpen(..) => {
-                        let open = wf.transitions_from(t, flags, p.state);
+                        let open = wf.transitions_from(t, flags, p.state());
                         if open.is_empty() {
                             continue;
                         }
@@ -142,10 +142,10 @@ fn run(wf: &Workflow, t: RequestType, flags: &BTreeSet<Flag>, ops: &[Op]) -> Pro
 
 /// The seed's requirements for reaching delivery, checked on the project's history.
 fn check_delivery(p: &Project, t: RequestType, flags: &BTreeSet<Flag>) -> Result<(), String> {
-    let Some(delivery) = p.history.iter().find(|r| r.to == State::Delivered) else {
+    let Some(delivery) = p.history().iter().find(|r| r.to == State::Delivered) else {
         return Ok(());
     };
-    let passed: Vec<State> = p.history.iter().map(|r| r.from).collect();
+    let passed: Vec<State> = p.history().iter().map(|r| r.from).collect();
     let linkage = flags.contains(&Flag::Linkage);
     let mut states = vec![
         State::Intake,
@@ -196,7 +196,7 @@ fn check_delivery(p: &Project, t: RequestType, flags: &BTreeSet<Flag>) -> Result
     }
     for d in docs {
         if !p
-            .documents
+            .documents()
             .iter()
             .any(|x| x.kind == d && x.added_at <= delivery.at)
         {
@@ -205,7 +205,7 @@ fn check_delivery(p: &Project, t: RequestType, flags: &BTreeSet<Flag>) -> Result
     }
     if privacy {
         let n = p
-            .history
+            .history()
             .iter()
             .find(|r| r.from == State::Privacy && r.to == State::Contract);
         let ok = n
@@ -219,18 +219,18 @@ fn check_delivery(p: &Project, t: RequestType, flags: &BTreeSet<Flag>) -> Result
     }
     if t == RequestType::SampleAggregate {
         let entered = p
-            .history
+            .history()
             .iter()
             .find(|r| r.to == State::SampleCommittee)
             .unwrap()
             .at;
         let left = p
-            .history
+            .history()
             .iter()
             .find(|r| r.from == State::SampleCommittee)
             .unwrap();
         let explicit = p
-            .documents
+            .documents()
             .iter()
             .any(|d| d.kind == "ctep_opinion" && d.added_at <= left.at);
         if !explicit && left.at < entered + Duration::days(14) {
@@ -271,8 +271,12 @@ proptest! {
         if let Err(e) = check_delivery(&p, t, &flags) {
             prop_assert!(false, "{}", e);
         }
+        // Stored and read back, the project replays to itself.
+        let json = serde_json::to_string(&p).unwrap();
+        let back: Project = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(&back, &p);
         // The record of every transition names the actor and is in time order.
-        for w in p.history.windows(2) {
+        for w in p.history().windows(2) {
             prop_assert!(w[0].at <= w[1].at && w[0].to == w[1].from);
         }
     }
@@ -300,9 +304,9 @@ fn delivery_is_reachable_with_every_document_and_a_decision_number() {
             }
             let p = run(&wf, t, &flags, &ops);
             assert!(
-                matches!(p.state, State::Delivered | State::Closed),
+                matches!(p.state(), State::Delivered | State::Closed),
                 "{t} {flags:?}: stopped at {}",
-                p.state
+                p.state()
             );
             check_delivery(&p, t, &flags).unwrap();
         }
@@ -323,9 +327,9 @@ fn the_checker_catches_a_workflow_without_the_privacy_committee() {
     ops.extend((0..10).map(|_| Op::TryOpen(0, 4)));
     let p = run(&wf, RequestType::CodedData, &flags, &ops);
     assert!(
-        matches!(p.state, State::Delivered | State::Closed),
+        matches!(p.state(), State::Delivered | State::Closed),
         "{}",
-        p.state
+        p.state()
     );
     let e = check_delivery(&p, RequestType::CodedData, &flags).unwrap_err();
     assert!(e.contains("without passing privacy"), "{e}");
@@ -343,7 +347,7 @@ fn random_sequences_reach_delivery_often() {
     for _ in 0..2000 {
         let ((t, flags), ops) = strategy.new_tree(&mut runner).unwrap().current();
         let p = run(&wf, t, &flags, &ops);
-        if p.history.iter().any(|r| r.to == State::Delivered) {
+        if p.history().iter().any(|r| r.to == State::Delivered) {
             *delivered.entry(t).or_insert(0) += 1;
         }
     }
