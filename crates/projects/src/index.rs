@@ -91,8 +91,9 @@ struct IndexFile {
     checked: BTreeMap<String, String>,
 }
 
-/// The health index series.
-#[derive(Debug, Clone, Serialize)]
+/// The health index series (not serialisable as such: its months are map keys; the file is
+/// its serialised form).
+#[derive(Debug, Clone)]
 pub struct HealthIndex {
     /// The base (`2013=100`).
     pub base: String,

@@ -10,10 +10,11 @@ const STYLE: &str = "@page{size:A4;margin:18mm}\
 body{font-family:system-ui,sans-serif;font-size:10.5pt;color:#111;max-width:180mm;margin:auto}\
 h1{font-size:15pt;margin:0 0 2mm}h1 span{color:#555;font-weight:normal}\
 table{border-collapse:collapse;width:100%;margin:4mm 0}\
-th:first-child{width:46%}th,td{border-bottom:1px solid #bbb;padding:1.5mm 2mm;text-align:left;vertical-align:top}\
-td.n,th.n{text-align:right;white-space:nowrap}tr.total td{font-weight:bold;border-top:2px solid #111}\
+table.lines{table-layout:fixed}.lines th:nth-child(1){width:50%}.lines th:nth-child(2){width:14%}\
+.lines th:nth-child(3),.lines th:nth-child(4){width:18%}th,td{border-bottom:1px solid #bbb;padding:1.5mm 2mm;text-align:left;vertical-align:top}\
+td.n,th.n{text-align:right}td.n{white-space:nowrap}tr.total td{font-weight:bold;border-top:2px solid #111}\
 .nl{color:#444}.meta td{border:none;padding:0.6mm 2mm}.notes{font-size:9pt;color:#333}\
-.unpriced{font-style:italic}";
+.unpriced{font-style:italic;white-space:normal}";
 
 /// The quote as HTML (labels in French / Dutch; text from the sheet escaped).
 pub fn html(q: &Quote, wf: &Workflow) -> String {
@@ -39,7 +40,7 @@ pub fn html(q: &Quote, wf: &Workflow) -> String {
         let _ = writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     }
     h.push_str(
-        "</table>\n<table>\n<thead><tr><th>Description <span class=\"nl\">/ Omschrijving</span></th>\
+        "</table>\n<table class=\"lines\">\n<thead><tr><th>Description <span class=\"nl\">/ Omschrijving</span></th>\
          <th class=\"n\">Quantité <span class=\"nl\">/ Hoeveelheid</span></th>\
          <th class=\"n\">Prix unitaire <span class=\"nl\">/ Eenheidsprijs</span></th>\
          <th class=\"n\">Montant <span class=\"nl\">/ Bedrag</span></th></tr></thead>\n<tbody>\n",
