@@ -6,6 +6,7 @@
 
 mod demo;
 mod progress;
+mod project;
 mod serve;
 mod table;
 
@@ -192,6 +193,11 @@ enum Command {
         reference: Option<PathBuf>,
         #[command(flatten)]
         options: serve::ServeOptions,
+    },
+    /// Data requests as projects: price quotes and the committees' workflow (docs/projects.md).
+    Project {
+        #[command(subcommand)]
+        command: project::ProjectCommand,
     },
     /// Trusted-third-party utilities.
     Ttp {
@@ -598,6 +604,7 @@ fn run(cli: Cli) -> Result<u8> {
             reference,
             options,
         } => serve::run(&warehouse, reference.as_deref(), &host, port, &options),
+        Command::Project { command } => project::run(command),
         Command::Ttp {
             command: TtpCommand::Keygen { out },
         } => {

@@ -400,21 +400,8 @@ fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML: the platform's one escaper.
+pub use aim_model::html::esc;
 
 /// Opens a small self-contained HTML page (shared by the report and the period overview).
 pub fn page_start(h: &mut String, title: &str) {

@@ -13,6 +13,7 @@ pub mod database;
 pub mod delivery;
 pub mod docs;
 pub mod geography;
+pub mod html;
 pub mod insurer;
 pub mod period;
 pub mod schema;
