@@ -334,6 +334,9 @@ pub(crate) struct PinnedUnion {
 /// refused (the audit fails closed rather than release what it could not check).
 const UNION_SEARCH_BUDGET: usize = 20_000;
 
+/// How many of the last solutions found are kept to empty unions without an LP.
+const SEEN: usize = 64;
+
 /// The sizes that bound the search for pinned unions.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -663,6 +666,9 @@ pub(crate) fn pinned_unions(
             witness: root_witness,
         }];
         let mut lps = 0usize;
+        // The last solutions found, and how many unions one of them emptied without an LP.
+        let mut seen: Vec<Vec<f64>> = Vec::new();
+        let mut reused = 0usize;
         while let Some(node) = stack.pop() {
             let branch: Vec<usize> = (0..at.len())
                 .filter(|&i| {
@@ -681,6 +687,27 @@ pub(crate) fn pinned_unions(
                 })
                 .collect();
             for (j, &b) in branch.iter().enumerate() {
+                let mut members = node.members.clone();
+                members.push(b);
+                let mut forbidden = node.forbidden.clone();
+                forbidden.extend(&branch[..j]);
+                let zero: Vec<usize> = members.iter().map(|&i| at[i]).collect();
+                let count = node.count + count_of[&at[b]];
+                // A solution found before that empties the union will do as its witness.
+                if let Some(witness) = seen
+                    .iter()
+                    .rev()
+                    .find(|x| zero.iter().all(|&g| x[g] <= EPS))
+                {
+                    stack.push(Node {
+                        members,
+                        count,
+                        forbidden,
+                        witness: witness.clone(),
+                    });
+                    reused += 1;
+                    continue;
+                }
                 if lps >= UNION_SEARCH_BUDGET {
                     return Err(DisclosureError::Audit(format!(
                         "the search for small groups pinned across releases needs more than {UNION_SEARCH_BUDGET} LPs in one group of {} unknowns: nothing is released",
@@ -690,28 +717,28 @@ pub(crate) fn pinned_unions(
                 lps += 1;
                 if lps.is_multiple_of(1000) && audit::trace() {
                     eprintln!(
-                        "    {lps} unions tried, {} found pinned, {:.1} s",
+                        "    {lps} unions tried by LP ({reused} by a solution found before), {} found pinned, {:.1} s",
                         out.len(),
                         clock.elapsed().as_secs_f64()
                     );
                 }
-                let mut members = node.members.clone();
-                members.push(b);
-                let mut forbidden = node.forbidden.clone();
-                forbidden.extend(&branch[..j]);
-                let zero: Vec<usize> = members.iter().map(|&i| at[i]).collect();
                 let rest: Vec<usize> = (0..at.len())
                     .filter(|i| !members.contains(i))
                     .map(|i| at[i])
                     .collect();
-                let count = node.count + count_of[&at[b]];
                 match space.empty(&zero, &rest)? {
-                    Some(witness) => stack.push(Node {
-                        members,
-                        count,
-                        forbidden,
-                        witness,
-                    }),
+                    Some(witness) => {
+                        if seen.len() == SEEN {
+                            seen.remove(0);
+                        }
+                        seen.push(witness.clone());
+                        stack.push(Node {
+                            members,
+                            count,
+                            forbidden,
+                            witness,
+                        })
+                    }
                     None => {
                         // No solution empties the union: bound it.
                         let (lower, upper) = space.bounds(&zero, count as f64)?;
@@ -728,7 +755,7 @@ pub(crate) fn pinned_unions(
         }
         if audit::trace() {
             eprintln!(
-                "  union search: group of {} unknowns{}, {} small of which {} no solution found carries to {t}, {lps} unions tried, {} LPs on the whole group, {} taken as pinned unsolved, {:.2} s",
+                "  union search: group of {} unknowns{}, {} small of which {} no solution found carries to {t}, {lps} unions tried by LP and {reused} by a solution found before, {} LPs on the whole group, {} taken as pinned unsolved, {:.2} s",
                 space.whole.n,
                 match &space.blocks {
                     Some((_, b)) => format!(" ({} blocks)", b.len()),
