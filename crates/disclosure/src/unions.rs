@@ -334,6 +334,10 @@ pub(crate) struct PinnedUnion {
 /// refused (the audit fails closed rather than release what it could not check).
 const UNION_SEARCH_BUDGET: usize = 20_000;
 
+/// At most this many unions tried per group, by LP or not (the search's time is bounded
+/// either way; beyond, the release is refused).
+const UNIONS_TRIED_BUDGET: usize = 500_000;
+
 /// How many of the last solutions found are kept to empty unions without an LP.
 const SEEN: usize = 64;
 
@@ -693,6 +697,12 @@ pub(crate) fn pinned_unions(
                 forbidden.extend(&branch[..j]);
                 let zero: Vec<usize> = members.iter().map(|&i| at[i]).collect();
                 let count = node.count + count_of[&at[b]];
+                if lps + reused >= UNIONS_TRIED_BUDGET {
+                    return Err(DisclosureError::Audit(format!(
+                        "the search for small groups pinned across releases tried more than {UNIONS_TRIED_BUDGET} unions in one group of {} unknowns: nothing is released",
+                        space.whole.n
+                    )));
+                }
                 // A solution found before that empties the union will do as its witness.
                 if let Some(witness) = seen
                     .iter()
