@@ -155,6 +155,11 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// No store at this path.
+    #[error(
+        "no accounts store at {0}: an administrator creates it with `aim account init` (docs/access.md)"
+    )]
+    Missing(PathBuf),
     /// The store was migrated by a newer aim.
     #[error(
         "accounts store {store} is at schema version {found}, newer than this aim knows ({known}): use a newer aim"

@@ -103,6 +103,16 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens a store that exists (a SQLite file is not created), and migrates it.
+    pub fn open_existing(location: &StoreLocation) -> Result<Store, StoreError> {
+        if let StoreLocation::Sqlite(path) = location
+            && !path.exists()
+        {
+            return Err(StoreError::Missing(path.clone()));
+        }
+        Store::open(location)
+    }
+
     /// Which store (file or URL without password).
     pub fn name(&self) -> &str {
         &self.name
