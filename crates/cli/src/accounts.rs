@@ -141,7 +141,9 @@ fn hand_over_key(store: &mut Store, email: &str, out: Option<&Path>) -> Result<(
             println!("the key of {email} is in {} (mode 600)", path.display());
         }
         None => {
-            println!("the key of {email} (shown once; put it in a file of mode 600, e.g. ~/.config/aim/key):");
+            println!(
+                "the key of {email} (shown once; put it in a file of mode 600, e.g. ~/.config/aim/key):"
+            );
             println!("{}", k.expose());
         }
     }
@@ -256,10 +258,7 @@ pub fn run_account(command: AccountCommand) -> Result<u8> {
                 &email,
             )?;
             let password = read_password()?;
-            let done = s
-                .store
-                .set_password(&email, &password)
-                .map_err(Into::into);
+            let done = s.store.set_password(&email, &password).map_err(Into::into);
             s.finish("account password", &email, done)?;
             println!("the password of {email} is set");
             Ok(0)
@@ -282,10 +281,7 @@ fn set_enabled(at: &Where, email: &str, enabled: bool) -> Result<u8> {
     )?;
     let done = s.store.set_enabled(email, enabled).map_err(Into::into);
     let a = s.finish(action, email, done)?;
-    println!(
-        "{a} is {}",
-        if a.enabled { "enabled" } else { "disabled" }
-    );
+    println!("{a} is {}", if a.enabled { "enabled" } else { "disabled" });
     Ok(0)
 }
 

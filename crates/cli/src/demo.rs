@@ -7,11 +7,36 @@ use std::path::{Path, PathBuf};
 
 /// The demo's accounts: one per role (e-mail, name, organisation).
 const ACCOUNTS: [(Role, &str, &str, &str); 6] = [
-    (Role::Administrator, "admin@aim.example", "Alex Wouters", "the agency"),
-    (Role::DataManager, "data.manager@aim.example", "Dana Peeters", "the agency"),
-    (Role::AgencyAnalyst, "analyst@aim.example", "Ana Janssens", "the agency"),
-    (Role::SamplePartner, "partner@kce.example", "Pat Dubois", "the knowledge centre"),
-    (Role::Researcher, "researcher@uni.example", "Robin Maes", "a university"),
+    (
+        Role::Administrator,
+        "admin@aim.example",
+        "Alex Wouters",
+        "the agency",
+    ),
+    (
+        Role::DataManager,
+        "data.manager@aim.example",
+        "Dana Peeters",
+        "the agency",
+    ),
+    (
+        Role::AgencyAnalyst,
+        "analyst@aim.example",
+        "Ana Janssens",
+        "the agency",
+    ),
+    (
+        Role::SamplePartner,
+        "partner@kce.example",
+        "Pat Dubois",
+        "the knowledge centre",
+    ),
+    (
+        Role::Researcher,
+        "researcher@uni.example",
+        "Robin Maes",
+        "a university",
+    ),
     (
         Role::ControlServices,
         "control@inami.example",
@@ -151,7 +176,11 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         rt.block_on(aim_warehouse::reference::import(&wh, &reference))?
     };
     println!("    {} reference tables", imported.len());
-    record(&mut store, "reference import", &reference.display().to_string())?;
+    record(
+        &mut store,
+        "reference import",
+        &reference.display().to_string(),
+    )?;
 
     println!("3/5 checking and ingesting the deliveries");
     let summary = rt.block_on(progress::ingest(
@@ -184,7 +213,12 @@ pub fn run(args: DemoArgs) -> Result<u8> {
 
     let wh_arg = warehouse.display();
     let keys = args.out.join("keys");
-    let key = |role: Role| format!("--key-file {}", keys.join(format!("{}.key", role.as_str())).display());
+    let key = |role: Role| {
+        format!(
+            "--key-file {}",
+            keys.join(format!("{}.key", role.as_str())).display()
+        )
+    };
     let (dm, partner, admin) = (
         key(Role::DataManager),
         key(Role::SamplePartner),
@@ -215,7 +249,9 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     println!(
         "  refused:         the same without --sample and the partner's key says which role is missing"
     );
-    println!("  the audit log:   aim audit show --warehouse {wh_arg} {admin}; aim audit verify --warehouse {wh_arg} {admin}");
+    println!(
+        "  the audit log:   aim audit show --warehouse {wh_arg} {admin}; aim audit verify --warehouse {wh_arg} {admin}"
+    );
     println!("  tables (Delta Lake, readable by Spark, Polars, DuckDB): {wh_arg}/tables/");
     println!("  the open data:   aim atlas export --warehouse {wh_arg} --out atlas-open-data");
     if summary.any_rejected() {

@@ -54,37 +54,106 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
     let dir = tmp.join("no-deliveries").to_str().unwrap().to_string();
     let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
-        (v(&["sql", "--warehouse", &w, "SELECT 1"]), Capability::QueryPopulation),
-        (v(&["sql", "--sample", "--warehouse", &w, "SELECT 1"]), Capability::QuerySample),
         (
-            v(&["table", "--warehouse", &w, "--spec", &spec, "--source", "sample", "--out", &out]),
+            v(&["sql", "--warehouse", &w, "SELECT 1"]),
+            Capability::QueryPopulation,
+        ),
+        (
+            v(&["sql", "--sample", "--warehouse", &w, "SELECT 1"]),
+            Capability::QuerySample,
+        ),
+        (
+            v(&[
+                "table",
+                "--warehouse",
+                &w,
+                "--spec",
+                &spec,
+                "--source",
+                "sample",
+                "--out",
+                &out,
+            ]),
             Capability::ReleaseSampleTable,
         ),
         (
-            v(&["table", "--warehouse", &w, "--spec", &spec, "--source", "population", "--out", &out]),
+            v(&[
+                "table",
+                "--warehouse",
+                &w,
+                "--spec",
+                &spec,
+                "--source",
+                "population",
+                "--out",
+                &out,
+            ]),
             Capability::ReleasePopulationTable,
         ),
         (
-            v(&["table", "--warehouse", &w, "--spec", &spec, "--source", "sample", "--out", &out, "--raw"]),
+            v(&[
+                "table",
+                "--warehouse",
+                &w,
+                "--spec",
+                &spec,
+                "--source",
+                "sample",
+                "--out",
+                &out,
+                "--raw",
+            ]),
             Capability::RawSampleTable,
         ),
         (v(&["ingest", "--warehouse", &w, &dir]), Capability::Ingest),
         (
-            v(&["confirm", "--warehouse", &w, "--reason", "why", "300-GZSS-2024Q2-x"]),
+            v(&[
+                "confirm",
+                "--warehouse",
+                &w,
+                "--reason",
+                "why",
+                "300-GZSS-2024Q2-x",
+            ]),
             Capability::ConfirmCorrection,
         ),
-        (v(&["reference", "import", "--warehouse", &w, &dir]), Capability::ImportReference),
+        (
+            v(&["reference", "import", "--warehouse", &w, &dir]),
+            Capability::ImportReference,
+        ),
         (v(&["build", "--warehouse", &w]), Capability::Build),
-        (v(&["atlas", "build", "--warehouse", &w]), Capability::PublishAtlas),
+        (
+            v(&["atlas", "build", "--warehouse", &w]),
+            Capability::PublishAtlas,
+        ),
         (v(&["status", "--warehouse", &w]), Capability::ReadStatus),
         (v(&["account", "list"]), Capability::ManageAccounts),
-        (v(&["account", "disable", "nobody@test.example"]), Capability::ManageAccounts),
-        (v(&["account", "enable", "nobody@test.example"]), Capability::ManageAccounts),
-        (v(&["account", "key", "nobody@test.example"]), Capability::ManageAccounts),
+        (
+            v(&["account", "disable", "nobody@test.example"]),
+            Capability::ManageAccounts,
+        ),
+        (
+            v(&["account", "enable", "nobody@test.example"]),
+            Capability::ManageAccounts,
+        ),
+        (
+            v(&["account", "key", "nobody@test.example"]),
+            Capability::ManageAccounts,
+        ),
         (
             v(&[
-                "account", "add", "--email", "nobody@test.example", "--name", "N", "--organisation", "O",
-                "--role", "researcher", "--key-out", &tmp.join("never.key").to_str().unwrap().to_string(),
+                "account",
+                "add",
+                "--email",
+                "nobody@test.example",
+                "--name",
+                "N",
+                "--organisation",
+                "O",
+                "--role",
+                "researcher",
+                "--key-out",
+                &tmp.join("never.key").to_str().unwrap().to_string(),
             ]),
             Capability::ManageAccounts,
         ),
@@ -110,7 +179,10 @@ fn every_command_is_refused_to_every_role_that_lacks_it() {
             let out = text(&o);
             if allowed.contains(&role) {
                 let err = String::from_utf8_lossy(&o.stderr);
-                assert!(!err.contains("error: refused"), "{role:?} runs {args:?}: {out}");
+                assert!(
+                    !err.contains("error: refused"),
+                    "{role:?} runs {args:?}: {out}"
+                );
             } else {
                 assert_eq!(o.status.code(), Some(2), "{role:?} {args:?}: {out}");
                 assert!(out.contains(&needs(capability)), "{role:?} {args:?}: {out}");
@@ -221,13 +293,25 @@ fn lifecycle(store: &str, dir: &Path, tamper: impl Fn(&str)) {
     // The first administrator only once.
     let o = bare()
         .args([
-            "account", "init", "--store", store, "--email", "second@test.example", "--name", "S",
-            "--organisation", "O",
+            "account",
+            "init",
+            "--store",
+            store,
+            "--email",
+            "second@test.example",
+            "--name",
+            "S",
+            "--organisation",
+            "O",
         ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("already has 6 account(s)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("already has 6 account(s)"),
+        "{}",
+        text(&o)
+    );
     let o = run(&["account", "list"], &admin);
     assert!(o.status.success(), "{}", text(&o));
     for role in Role::ALL {
@@ -246,7 +330,13 @@ fn lifecycle(store: &str, dir: &Path, tamper: impl Fn(&str)) {
     // A new key replaces the old one.
     let fresh = dir.join("analyst-new.key");
     let o = run(
-        &["account", "key", email(Role::AgencyAnalyst), "--out", fresh.to_str().unwrap()],
+        &[
+            "account",
+            "key",
+            email(Role::AgencyAnalyst),
+            "--out",
+            fresh.to_str().unwrap(),
+        ],
         &admin,
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -256,7 +346,14 @@ fn lifecycle(store: &str, dir: &Path, tamper: impl Fn(&str)) {
     assert!(!text(&o).contains("error: refused"), "{}", text(&o));
     // A password from standard input.
     let mut child = bare()
-        .args(["account", "password", email(Role::Researcher), "--store", store, "--key-file"])
+        .args([
+            "account",
+            "password",
+            email(Role::Researcher),
+            "--store",
+            store,
+            "--key-file",
+        ])
         .arg(&admin)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -286,8 +383,10 @@ fn accounts_keys_and_a_tampered_log_on_sqlite() {
     let store = tmp.path().join("access.db");
     let s = store.to_str().unwrap().to_string();
     lifecycle(&s, tmp.path(), |sql| {
-        let mut st = aim_access::Store::open_existing(&aim_access::StoreLocation::parse(&s)).unwrap();
-        st.execute_unchecked("DROP TRIGGER audit_log_no_update").unwrap();
+        let mut st =
+            aim_access::Store::open_existing(&aim_access::StoreLocation::parse(&s)).unwrap();
+        st.execute_unchecked("DROP TRIGGER audit_log_no_update")
+            .unwrap();
         st.execute_unchecked(sql).unwrap();
     });
 }
@@ -300,7 +399,8 @@ fn accounts_keys_and_a_tampered_log_on_postgres() {
     let tmp = tempfile::tempdir().unwrap();
     let url = server.new_database();
     lifecycle(&url, tmp.path(), |sql| {
-        let mut st = aim_access::Store::open_existing(&aim_access::StoreLocation::parse(&url)).unwrap();
+        let mut st =
+            aim_access::Store::open_existing(&aim_access::StoreLocation::parse(&url)).unwrap();
         st.execute_unchecked("DROP TRIGGER audit_log_no_change ON audit_log")
             .unwrap();
         st.execute_unchecked(sql).unwrap();
@@ -316,7 +416,13 @@ fn account_init_with_a_warehouse_makes_both() {
         .args(["account", "init", "--warehouse"])
         .arg(&wh)
         .args([
-            "--email", "a@test.example", "--name", "A", "--organisation", "O", "--key-out",
+            "--email",
+            "a@test.example",
+            "--name",
+            "A",
+            "--organisation",
+            "O",
+            "--key-out",
         ])
         .arg(&key)
         .output()

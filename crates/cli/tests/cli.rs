@@ -667,8 +667,8 @@ fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression()
     );
     let runs = std::fs::read_to_string(wh.join("releases/runs.jsonl")).unwrap();
     assert!(
-        runs.lines()
-            .any(|l| l.contains("\"raw\":true") && l.contains(accounts::email(aim_access::Role::SamplePartner))),
+        runs.lines().any(|l| l.contains("\"raw\":true")
+            && l.contains(accounts::email(aim_access::Role::SamplePartner))),
         "the raw run is logged with the account: {runs}"
     );
 }
