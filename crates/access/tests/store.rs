@@ -25,7 +25,7 @@ fn new_account(email: &str, roles: &[Role]) -> NewAccount {
 fn event(i: usize) -> AuditEvent {
     AuditEvent {
         account: Some(format!("user{}@example.be", i % 3)),
-        project: (i % 2 == 0).then(|| "P-2026-001".to_string()),
+        project: i.is_multiple_of(2).then(|| "P-2026-001".to_string()),
         action: "sql".into(),
         object: format!("SELECT count(*) FROM pati WHERE year = {}", 2000 + i),
         outcome: if i % 4 == 3 {
@@ -337,8 +337,11 @@ fn concurrent_appends_keep_one_chain(fresh: Fresh) {
     assert_eq!(r.entries, 60);
 }
 
+/// A case of the suite.
+type Case = fn(Fresh);
+
 /// Every case of the suite, by name.
-const SUITE: &[(&str, fn(Fresh))] = &[
+const SUITE: &[(&str, Case)] = &[
     ("migrations_are_applied_once", migrations_are_applied_once),
     ("accounts_and_roles", accounts_and_roles),
     (

@@ -153,7 +153,7 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
                 "--role",
                 "researcher",
                 "--key-out",
-                &tmp.join("never.key").to_str().unwrap().to_string(),
+                tmp.join("never.key").to_str().unwrap(),
             ]),
             Capability::ManageAccounts,
         ),

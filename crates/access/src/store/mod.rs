@@ -146,26 +146,6 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_parse_and_hide_passwords() {
-        assert_eq!(
-            StoreLocation::parse("/tmp/a.db"),
-            StoreLocation::Sqlite("/tmp/a.db".into())
-        );
-        let pg = StoreLocation::parse("postgresql://aim:secret@127.0.0.1:5432/aim");
-        assert!(matches!(pg, StoreLocation::Postgres(_)));
-        assert_eq!(pg.display(), "postgresql://aim:***@127.0.0.1:5432/aim");
-        assert_eq!(
-            redact("postgres://aim@localhost/aim"),
-            "postgres://aim@localhost/aim"
-        );
-    }
-}
-
 impl Store {
     fn exec(
         &mut self,
@@ -210,5 +190,25 @@ impl Store {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_hide_passwords() {
+        assert_eq!(
+            StoreLocation::parse("/tmp/a.db"),
+            StoreLocation::Sqlite("/tmp/a.db".into())
+        );
+        let pg = StoreLocation::parse("postgresql://aim:secret@127.0.0.1:5432/aim");
+        assert!(matches!(pg, StoreLocation::Postgres(_)));
+        assert_eq!(pg.display(), "postgresql://aim:***@127.0.0.1:5432/aim");
+        assert_eq!(
+            redact("postgres://aim@localhost/aim"),
+            "postgres://aim@localhost/aim"
+        );
     }
 }
