@@ -155,6 +155,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The SQLite file could not be created.
+    #[error("cannot create the accounts store {path}")]
+    Create {
+        /// The store file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// No store at this path.
     #[error(
         "no accounts store at {0}: an administrator creates it with `aim account init` (docs/access.md)"

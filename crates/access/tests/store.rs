@@ -36,13 +36,30 @@ fn event(i: usize) -> AuditEvent {
     }
 }
 
-fn drop_append_only_triggers(s: &mut Store) {
-    let sql = if s.is_postgres() {
-        "DROP TRIGGER audit_log_no_change ON audit_log"
-    } else {
-        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete"
+/// Runs SQL on the store's database directly, as someone with its keys could: through a
+/// connection of its own, outside aim-access.
+fn raw_sql(loc: &StoreLocation, sql: &str) -> Result<(), String> {
+    match loc {
+        StoreLocation::Sqlite(path) => rusqlite::Connection::open(path)
+            .and_then(|c| c.execute_batch(sql))
+            .map_err(|e| e.to_string()),
+        StoreLocation::Postgres(url) => postgres::Client::connect(url, postgres::NoTls)
+            .and_then(|mut c| c.batch_execute(sql))
+            .map_err(|e| match e.as_db_error() {
+                Some(db) => db.message().to_string(),
+                None => e.to_string(),
+            }),
+    }
+}
+
+fn drop_append_only_triggers(loc: &StoreLocation) {
+    let sql = match loc {
+        StoreLocation::Postgres(_) => "DROP TRIGGER audit_log_no_change ON audit_log",
+        StoreLocation::Sqlite(_) => {
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete"
+        }
     };
-    s.execute_unchecked(sql).unwrap();
+    raw_sql(loc, sql).unwrap();
 }
 
 fn migrations_are_applied_once(fresh: Fresh) {
@@ -53,10 +70,13 @@ fn migrations_are_applied_once(fresh: Fresh) {
     let mut s = Store::open(&loc).unwrap();
     assert_eq!(s.schema_version().unwrap(), LATEST);
     // A store from a newer aim is refused, not downgraded.
-    s.execute_unchecked(&format!(
-        "INSERT INTO schema_version (version, name, applied_at) VALUES ({}, 'future', 'x')",
-        LATEST + 1
-    ))
+    raw_sql(
+        &loc,
+        &format!(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES ({}, 'future', 'x')",
+            LATEST + 1
+        ),
+    )
     .unwrap();
     drop(s);
     assert!(matches!(Store::open(&loc), Err(StoreError::TooNew { .. })));
@@ -225,7 +245,8 @@ fn audit_chain(s: &mut Store, n: usize) {
 }
 
 fn the_audit_log_chains_and_refuses_changes(fresh: Fresh) {
-    let mut s = Store::open(&fresh()).unwrap();
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
     let r = s.verify_audit(None).unwrap();
     assert!(r.holds() && r.entries == 0 && r.head.is_none());
     audit_chain(&mut s, 6);
@@ -246,24 +267,21 @@ fn the_audit_log_chains_and_refuses_changes(fresh: Fresh) {
     assert!(r.holds(), "{r:?}");
     assert_eq!(r.head, Some((6, entries[5].hash.clone())));
     // The tables refuse changes outright.
-    assert!(
-        s.execute_unchecked("UPDATE audit_log SET object = 'x' WHERE seq = 2")
-            .is_err()
-    );
-    assert!(
-        s.execute_unchecked("DELETE FROM audit_log WHERE seq = 2")
-            .is_err()
-    );
+    let refused = raw_sql(&loc, "UPDATE audit_log SET object = 'x' WHERE seq = 2").unwrap_err();
+    assert!(refused.contains("append-only"), "{refused}");
+    let refused = raw_sql(&loc, "DELETE FROM audit_log WHERE seq = 2").unwrap_err();
+    assert!(refused.contains("append-only"), "{refused}");
     assert!(s.verify_audit(None).unwrap().holds());
 }
 
 /// Tampers with a 6-entry log through direct SQL (triggers dropped first, as someone with
 /// the database's keys could) and returns where verification breaks.
 fn tampered(fresh: Fresh, sql: &str) -> (i64, String) {
-    let mut s = Store::open(&fresh()).unwrap();
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
     audit_chain(&mut s, 6);
-    drop_append_only_triggers(&mut s);
-    s.execute_unchecked(sql).unwrap();
+    drop_append_only_triggers(&loc);
+    raw_sql(&loc, sql).unwrap();
     let r = s.verify_audit(None).unwrap();
     let b = r.broken.expect("tampering is found");
     (b.seq, b.problem)
@@ -300,12 +318,12 @@ fn tampering_is_found(fresh: Fresh) {
     );
     assert_eq!(seq, 2);
     // Truncated at the end: only an anchor shows it.
-    let mut s = Store::open(&fresh()).unwrap();
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
     audit_chain(&mut s, 6);
     let head = s.verify_audit(None).unwrap().head.unwrap();
-    drop_append_only_triggers(&mut s);
-    s.execute_unchecked("DELETE FROM audit_log WHERE seq = 6")
-        .unwrap();
+    drop_append_only_triggers(&loc);
+    raw_sql(&loc, "DELETE FROM audit_log WHERE seq = 6").unwrap();
     assert!(s.verify_audit(None).unwrap().holds());
     let anchor = Anchor {
         seq: head.0,
@@ -388,4 +406,15 @@ fn postgres() {
         eprintln!("postgres: {name}");
         case(&fresh);
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_sqlite_file_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("access.db");
+    Store::open(&StoreLocation::Sqlite(path.clone())).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "password hashes and key digests: {mode:o}");
 }

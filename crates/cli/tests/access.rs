@@ -383,11 +383,9 @@ fn accounts_keys_and_a_tampered_log_on_sqlite() {
     let store = tmp.path().join("access.db");
     let s = store.to_str().unwrap().to_string();
     lifecycle(&s, tmp.path(), |sql| {
-        let mut st =
-            aim_access::Store::open_existing(&aim_access::StoreLocation::parse(&s)).unwrap();
-        st.execute_unchecked("DROP TRIGGER audit_log_no_update")
-            .unwrap();
-        st.execute_unchecked(sql).unwrap();
+        let c = rusqlite::Connection::open(&store).unwrap();
+        c.execute_batch("DROP TRIGGER audit_log_no_update").unwrap();
+        c.execute_batch(sql).unwrap();
     });
 }
 
@@ -399,11 +397,10 @@ fn accounts_keys_and_a_tampered_log_on_postgres() {
     let tmp = tempfile::tempdir().unwrap();
     let url = server.new_database();
     lifecycle(&url, tmp.path(), |sql| {
-        let mut st =
-            aim_access::Store::open_existing(&aim_access::StoreLocation::parse(&url)).unwrap();
-        st.execute_unchecked("DROP TRIGGER audit_log_no_change ON audit_log")
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute("DROP TRIGGER audit_log_no_change ON audit_log")
             .unwrap();
-        st.execute_unchecked(sql).unwrap();
+        c.batch_execute(sql).unwrap();
     });
 }
 

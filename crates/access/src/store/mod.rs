@@ -94,6 +94,7 @@ impl Store {
                         source,
                     })?;
                 }
+                create_private(path)?;
                 Conn::sqlite(path, &name)?
             }
             StoreLocation::Postgres(url) => Conn::postgres(url, &name)?,
@@ -133,12 +134,26 @@ impl Store {
         )?;
         rows[0].int(0, &self.name)
     }
+}
 
-    /// Runs SQL as it is, outside the platform's rules: for tests that tamper with a store
-    /// the way someone with direct database access could.
-    #[doc(hidden)]
-    pub fn execute_unchecked(&mut self, sql: &str) -> Result<(), StoreError> {
-        self.conn.batch(&self.name, "running SQL", sql)
+/// Creates a missing SQLite file readable by its owner only: it holds password hashes
+/// and key digests (SQLite gives its journal the same permissions).
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        // Another process made it between the check and here.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
