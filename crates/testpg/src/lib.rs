@@ -67,12 +67,18 @@ impl PgServer {
             );
             return None;
         };
-        let dir = tempfile::Builder::new()
-            .prefix("aim-pg-")
-            .tempdir()
-            .expect("a temporary folder");
-        let data = dir.path().join("data");
         let as_postgres = is_root();
+        // As root, the server runs as `postgres`, which must reach the folder: /tmp, whatever
+        // TMPDIR says (root's own temporary folder may be closed to other users).
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("aim-pg-");
+        let dir = if as_postgres {
+            builder.tempdir_in("/tmp")
+        } else {
+            builder.tempdir()
+        }
+        .expect("a temporary folder");
+        let data = dir.path().join("data");
         if as_postgres {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:"])
