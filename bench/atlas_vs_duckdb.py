@@ -78,6 +78,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_vs_duckdb import (  # noqa: E402
     Measure,
+    act_as_data_manager,
     check_ok,
     cpu_jiffies,
     data_size,
@@ -657,7 +658,8 @@ def driver(args: argparse.Namespace) -> None:
     m = res["machine"]
     print(f"machine: {m['nproc']} cores, {m['cpu']}, {m['ram_gib']} GiB RAM, Linux {m['kernel']}")
 
-    # 1. The warehouse.
+    # 1. The warehouse (its commands act as a data manager).
+    act_as_data_manager(aim, logs / "accounts")
     if args.warehouse or (args.reuse and (wh / "tables" / "pati").exists()):
         print(f"using the warehouse {wh}")
         res["warehouse"] = str(wh)

@@ -49,6 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_vs_duckdb import (  # noqa: E402
+    act_as_data_manager,
     check_ok,
     data_size,
     dir_bytes,
@@ -260,6 +261,7 @@ def driver(args: argparse.Namespace) -> None:
     if duck_out.exists():
         shutil.rmtree(duck_out)
     logs.mkdir(parents=True, exist_ok=True)
+    act_as_data_manager(aim, logs / "accounts")
     res: dict = {
         "date": dt.date.today().isoformat(),
         "machine": machine(),

@@ -106,6 +106,7 @@ def main() -> None:
                                                put("provider_id", 4, b"")))
     edit(deliveries, "300-GZSS-2024Q2", put("copayment", 2, b"1.00"), fix_sha=False)
 
+    bench.act_as_data_manager(AIM, WORK / "accounts")
     subprocess.run([AIM, "reference", "import", "--warehouse", str(wh), str((bench.REPO / "../shared/data").resolve())],
                    check=True, capture_output=True)
     ingest = subprocess.run([AIM, "ingest", "--warehouse", str(wh), "--json", str(deliveries)], capture_output=True, text=True)

@@ -186,6 +186,25 @@ def wait_until_idle(max_wait_s: float) -> float:
         time.sleep(10)
 
 
+def act_as_data_manager(aim: str, folder: Path) -> None:
+    """Warehouse commands act as an account (docs/access.md): a fresh accounts store in
+    `folder` with the first administrator and a data manager, whose key every later `aim`
+    run of this process uses (AIM_STORE, AIM_KEY_FILE)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    store, admin, manager = folder / "access.db", folder / "administrator.key", folder / "data-manager.key"
+    env = {k: v for k, v in os.environ.items() if k not in ("AIM_STORE", "AIM_KEY_FILE")}
+    person = ["--name", "Benchmark", "--organisation", "bench"]
+    for args in (["account", "init", "--store", str(store), "--email", "admin@bench.example", *person,
+                  "--key-out", str(admin)],
+                 ["account", "add", "--store", str(store), "--key-file", str(admin),
+                  "--email", "data.manager@bench.example", *person, "--role", "data-manager",
+                  "--key-out", str(manager)]):
+        subprocess.run([aim, *args], check=True, capture_output=True, env=env)
+    os.environ["AIM_STORE"] = str(store)
+    os.environ["AIM_KEY_FILE"] = str(manager)
+
+
 def run_measured(cmd: list[str], **kw) -> Measure:
     """Runs `cmd`, returning its wall time and its own rusage (peak RSS, CPU)."""
     out_path = Path(kw.pop("stdout_path"))
@@ -858,6 +877,7 @@ def driver(args: argparse.Namespace) -> None:
         print(f"aim synth: {s['wall_s']:.1f} s, {data['rows_total'] / s['wall_s']:,.0f} rows/s, peak RSS {s['peak_rss_mib']:,.0f} MiB")
 
     # 2. aim: reference import, then ingest.
+    act_as_data_manager(aim, logs / "accounts")
     ref_dir = args.reference or str((REPO / "../shared/data").resolve())
     r = run_measured([aim, "reference", "import", "--warehouse", str(wh), ref_dir], stdout_path=logs / "reference.out")
     check_ok("aim reference import", r)

@@ -17,6 +17,29 @@ def run_aim(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([aim_bin(), *args], capture_output=True, text=True, check=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def accounts(tmp_path_factory):
+    """An accounts store (docs/access.md) with the first administrator and a data manager,
+    made with the real `aim account` commands; every later `aim` run acts as the data
+    manager (AIM_STORE, AIM_KEY_FILE in the environment)."""
+    root = tmp_path_factory.mktemp("accounts")
+    store, admin, manager = root / "access.db", root / "administrator.key", root / "data-manager.key"
+    env = {k: v for k, v in os.environ.items() if k not in ("AIM_STORE", "AIM_KEY_FILE")}
+
+    def run(*args: str) -> None:
+        r = subprocess.run([aim_bin(), *args], capture_output=True, text=True, env=env, check=False)
+        assert r.returncode == 0, f"aim {' '.join(args)}: {r.stdout}{r.stderr}"
+
+    run("account", "init", "--store", str(store), "--email", "admin@test.example",
+        "--name", "Test Administrator", "--organisation", "tests", "--key-out", str(admin))
+    run("account", "add", "--store", str(store), "--key-file", str(admin),
+        "--email", "data.manager@test.example", "--name", "Test Data Manager",
+        "--organisation", "tests", "--role", "data-manager", "--key-out", str(manager))
+    os.environ["AIM_STORE"] = str(store)
+    os.environ["AIM_KEY_FILE"] = str(manager)
+    yield {"store": store, "administrator": admin, "data-manager": manager}
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """Synthesises 3,000 persons over 2024, imports the reference data and ingests."""

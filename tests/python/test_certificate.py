@@ -379,7 +379,7 @@ def releases(built_derived, tmp_path_factory):
         spec.write_text(request(f"certificate-test-{source}"))
         csv_path = root / f"{source}.csv"
         r = run_aim("table", "--warehouse", str(wh), "--spec", str(spec), "--source", source,
-                    "--out", str(csv_path), "--user", "certificate-test")
+                    "--out", str(csv_path))
         assert r.returncode == 0, r.stdout + r.stderr
         meta = json.loads((root / f"{source}.csv.meta.json").read_text())
         out[source] = (csv_path.read_text(), meta, truth(wh, source))

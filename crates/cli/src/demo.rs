@@ -1,8 +1,94 @@
 //! `aim demo`: the whole platform on an embedded default, end to end.
 
 use crate::progress;
+use aim_access::{AuditEvent, NewAccount, Outcome, Role, Store, StoreLocation, key, password};
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The demo's accounts: one per role (e-mail, name, organisation).
+const ACCOUNTS: [(Role, &str, &str, &str); 6] = [
+    (
+        Role::Administrator,
+        "admin@aim.example",
+        "Alex Wouters",
+        "the agency",
+    ),
+    (
+        Role::DataManager,
+        "data.manager@aim.example",
+        "Dana Peeters",
+        "the agency",
+    ),
+    (
+        Role::AgencyAnalyst,
+        "analyst@aim.example",
+        "Ana Janssens",
+        "the agency",
+    ),
+    (
+        Role::SamplePartner,
+        "partner@kce.example",
+        "Pat Dubois",
+        "the knowledge centre",
+    ),
+    (
+        Role::Researcher,
+        "researcher@uni.example",
+        "Robin Maes",
+        "a university",
+    ),
+    (
+        Role::ControlServices,
+        "control@inami.example",
+        "Chris Lambert",
+        "the insurance institute (SECM)",
+    ),
+];
+
+/// Creates the demo's accounts in the warehouse's store: local passwords (listed in
+/// `OUT/accounts.txt`, mode 600) and key files (`OUT/keys/<role>.key`).
+fn create_accounts(out: &Path, warehouse: &Path) -> Result<Store> {
+    let mut store = Store::open(&StoreLocation::in_warehouse(warehouse))?;
+    let mut listing = String::from(
+        "# The demo's accounts (docs/access.md). Passwords are for the web login; the command\n\
+         # line uses the key files: aim … --key-file keys/<role>.key\n",
+    );
+    for (i, (role, email, name, organisation)) in ACCOUNTS.into_iter().enumerate() {
+        let account = if i == 0 {
+            store.init_administrator(email, name, organisation)?
+        } else {
+            store.create_account(&NewAccount {
+                email: email.into(),
+                name: name.into(),
+                organisation: organisation.into(),
+                roles: [role].into(),
+            })?
+        };
+        let pw = password::generate();
+        store.set_password(&account.email, &pw)?;
+        let key_file = out.join("keys").join(format!("{}.key", role.as_str()));
+        key::write_key_file(&key_file, &store.issue_key(&account.email)?)?;
+        listing.push_str(&format!(
+            "{:<17} {:<26} password {pw}  key {}\n",
+            role.as_str(),
+            account.email,
+            key_file.display()
+        ));
+    }
+    crate::write_private(&out.join("accounts.txt"), listing.trim_end())?;
+    Ok(store)
+}
+
+fn record(store: &mut Store, action: &str, object: &str) -> Result<()> {
+    store.append_audit(&AuditEvent {
+        account: Some(ACCOUNTS[1].1.to_string()),
+        project: None,
+        action: action.into(),
+        object: object.into(),
+        outcome: Outcome::Done,
+    })?;
+    Ok(())
+}
 
 /// Arguments of `aim demo`.
 #[derive(clap::Args)]
@@ -50,6 +136,14 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     std::fs::create_dir_all(&args.out)?;
     let deliveries = args.out.join("deliveries");
     let warehouse = args.out.join("warehouse");
+    let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
+    let mut store = create_accounts(&args.out, wh.root())?;
+    println!(
+        "0/5 accounts: one per role, in {} (passwords in {}, key files in {})",
+        store.name(),
+        args.out.join("accounts.txt").display(),
+        args.out.join("keys").display()
+    );
 
     println!(
         "1/5 synthesising {} persons over 2023-2024 (seed {}) into {}",
@@ -76,13 +170,17 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     );
 
     println!("2/5 importing reference data from {}", reference.display());
-    let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
     let rt = crate::runtime()?;
     let imported = {
         let _lock = aim_warehouse::WarehouseLock::acquire(&wh, "aim demo")?;
         rt.block_on(aim_warehouse::reference::import(&wh, &reference))?
     };
     println!("    {} reference tables", imported.len());
+    record(
+        &mut store,
+        "reference import",
+        &reference.display().to_string(),
+    )?;
 
     println!("3/5 checking and ingesting the deliveries");
     let summary = rt.block_on(progress::ingest(
@@ -91,6 +189,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         true,
     ))?;
     progress::print_ingest_summary(&wh, &summary);
+    record(&mut store, "ingest", &deliveries.display().to_string())?;
 
     println!("4/5 deriving hospital stays, one row per person and year, and the permanent sample");
     let built = rt.block_on(progress::build(
@@ -99,6 +198,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         true,
     ))?;
     progress::print_build_summary(&wh, &built);
+    record(&mut store, "build", "every year")?;
 
     // All ages only: 100,000 synthetic persons over 565 municipalities make nearly every
     // municipality × sex × age group cell small, and the gate's audit of such a table takes
@@ -109,8 +209,21 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     );
     let atlas = progress::atlas(&wh, None, &reference, false)?;
     progress::print_atlas_summary(&atlas);
+    record(&mut store, "atlas build", "")?;
 
     let wh_arg = warehouse.display();
+    let keys = args.out.join("keys");
+    let key = |role: Role| {
+        format!(
+            "--key-file {}",
+            keys.join(format!("{}.key", role.as_str())).display()
+        )
+    };
+    let (dm, partner, admin) = (
+        key(Role::DataManager),
+        key(Role::SamplePartner),
+        key(Role::Administrator),
+    );
     println!(
         "\nDone in {:.0} s. Where to look:",
         started.elapsed().as_secs_f64()
@@ -119,15 +232,25 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         "  QC reports:      {}/qc/<delivery>/report.html, period overviews {}/qc/overview-<period>.html",
         wh_arg, wh_arg
     );
-    println!("  what is loaded:  aim status --warehouse {wh_arg}");
     println!(
-        "  query it:        aim sql --warehouse {wh_arg} \"SELECT insurer, count(*) AS lines, sum(amount_reimbursed) AS reimbursed FROM gzss GROUP BY insurer ORDER BY insurer\""
+        "  accounts:        one per role; passwords and key files in {} (docs/access.md)",
+        args.out.join("accounts.txt").display()
+    );
+    println!("  what is loaded:  aim status --warehouse {wh_arg} {dm}");
+    println!(
+        "  query it:        aim sql --warehouse {wh_arg} {dm} \"SELECT insurer, count(*) AS lines, sum(amount_reimbursed) AS reimbursed FROM gzss GROUP BY insurer ORDER BY insurer\""
     );
     println!(
-        "  derived data:    aim sql --warehouse {wh_arg} \"SELECT year, count(*) AS persons, avg(gp_contacts) AS gp, sum(CASE WHEN pp_diabetes_insulin OR pp_diabetes_no_insulin THEN 1 ELSE 0 END) AS diabetes FROM pati GROUP BY year\""
+        "  derived data:    aim sql --warehouse {wh_arg} {dm} \"SELECT year, count(*) AS persons, avg(gp_contacts) AS gp, sum(CASE WHEN pp_diabetes_insulin OR pp_diabetes_no_insulin THEN 1 ELSE 0 END) AS diabetes FROM pati GROUP BY year\""
     );
     println!(
-        "  the sample:      aim sql --sample --warehouse {wh_arg} \"SELECT year, count(*) AS members, sum(eps_weight) AS represented FROM pati GROUP BY year\""
+        "  the sample:      aim sql --sample --warehouse {wh_arg} {partner} \"SELECT year, count(*) AS members, sum(eps_weight) AS represented FROM pati GROUP BY year\""
+    );
+    println!(
+        "  refused:         the same without --sample and the partner's key says which role is missing"
+    );
+    println!(
+        "  the audit log:   aim audit show --warehouse {wh_arg} {admin}; aim audit verify --warehouse {wh_arg} {admin}"
     );
     println!("  tables (Delta Lake, readable by Spark, Polars, DuckDB): {wh_arg}/tables/");
     println!("  the open data:   aim atlas export --warehouse {wh_arg} --out atlas-open-data");

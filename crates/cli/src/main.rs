@@ -1,15 +1,22 @@
 //! `aim`: the command line of the aim platform. It parses arguments and calls the
 //! platform's crates; no domain logic lives here.
 //!
-//! Exit status: 0 success; 3 some delivery rejected (the others processed); 2 usage, I/O
-//! or platform error.
+//! Exit status: 0 success; 3 some delivery rejected (the others processed); 4 the audit log
+//! is broken (`aim audit verify`); 2 usage, I/O or platform error, or a refusal.
+//!
+//! Commands that not everybody may run act as an account (a key file, docs/access.md) and
+//! ask aim-access first; what they do and what is refused goes into the audit log.
 
+mod access;
+mod accounts;
 mod demo;
 mod progress;
 mod project;
 mod serve;
 mod table;
 
+use access::{Identity, authorize};
+use aim_access::{Capability, Outcome};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
@@ -70,6 +77,8 @@ enum Command {
         /// Delivery folders, or folders of delivery folders.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        #[command(flatten)]
+        identity: Identity,
     },
     /// Confirm a held correction (COR-001): it may remove the rows it removes. Recorded
     /// (who, when, why) in the commit and beside its QC report, then applied.
@@ -77,9 +86,6 @@ enum Command {
         /// Warehouse folder.
         #[arg(long)]
         warehouse: PathBuf,
-        /// Who confirms (a name the agency recognises).
-        #[arg(long)]
-        by: String,
         /// Why the loss is intended.
         #[arg(long)]
         reason: String,
@@ -88,6 +94,9 @@ enum Command {
         json: bool,
         /// The held delivery's identity, as `aim status` and the console show it.
         delivery: String,
+        /// Who confirms: the account (recorded with its name and e-mail).
+        #[command(flatten)]
+        identity: Identity,
     },
     /// Reference tables (versioned inputs).
     Reference {
@@ -102,6 +111,8 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        identity: Identity,
     },
     /// Derive hospital stays (hosp), one row per person and year (pati) and the permanent
     /// sample from the loaded deliveries; only the years whose inputs changed are rebuilt.
@@ -121,6 +132,8 @@ enum Command {
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        identity: Identity,
     },
     /// Run a table request on the sample or the population and release the result through
     /// the disclosure gate (small cells suppressed, margins protected, audited, logged).
@@ -145,13 +158,13 @@ enum Command {
         /// Raise the threshold (units per cell) above the source's policy.
         #[arg(long)]
         min_units: Option<i64>,
-        /// Who runs it (recorded in the run log; default: $USER).
-        #[arg(long)]
-        user: Option<String>,
-        /// The sample's raw, unsuppressed table, for a user with sample access
-        /// (`WH/access.toml`); it stays inside and is logged. Not available on the population.
+        /// The sample's raw, unsuppressed table, for an account with raw sample access
+        /// (docs/access.md); it stays inside and is logged. Not available on the population.
         #[arg(long)]
         raw: bool,
+        /// Who runs it: the account (recorded in the run log and the audit log).
+        #[command(flatten)]
+        identity: Identity,
     },
     /// Run a read-only SQL query on the warehouse.
     Sql {
@@ -170,6 +183,8 @@ enum Command {
         at: Vec<(String, u64)>,
         /// The query.
         query: String,
+        #[command(flatten)]
+        identity: Identity,
     },
     /// The open Atlas: compute the indicators through the disclosure gate, export them.
     Atlas {
@@ -199,6 +214,16 @@ enum Command {
         #[command(subcommand)]
         command: project::ProjectCommand,
     },
+    /// Accounts, roles and keys (docs/access.md).
+    Account {
+        #[command(subcommand)]
+        command: accounts::AccountCommand,
+    },
+    /// The audit log: every query, release and refusal, hash-chained (docs/access.md).
+    Audit {
+        #[command(subcommand)]
+        command: accounts::AuditCommand,
+    },
     /// Trusted-third-party utilities.
     Ttp {
         #[command(subcommand)]
@@ -221,6 +246,8 @@ enum ReferenceCommand {
         warehouse: PathBuf,
         /// The reference data folder (as shared/data).
         dir: PathBuf,
+        #[command(flatten)]
+        identity: Identity,
     },
 }
 
@@ -245,6 +272,8 @@ enum AtlasCommand {
         /// takes long.
         #[arg(long)]
         no_age_groups: bool,
+        #[command(flatten)]
+        identity: Identity,
     },
     /// Write the whole open dataset (figures as CSV and JSON, indicator definitions, DCAT-AP
     /// metadata, terms of use) to a folder.
@@ -419,29 +448,68 @@ fn run(cli: Cli) -> Result<u8> {
             warehouse,
             json,
             dirs,
+            identity,
         } => {
-            let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
-            let summary = runtime()?.block_on(progress::ingest(&wh, &dirs, !json))?;
-            report_ingest(&wh, &summary, json)
+            let object = access::paths(&dirs);
+            let mut session = authorize(
+                &identity,
+                Some(&warehouse),
+                Capability::Ingest,
+                "ingest",
+                &object,
+            )?;
+            let done = (|| {
+                let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
+                let summary = runtime()?.block_on(progress::ingest(&wh, &dirs, !json))?;
+                report_ingest(&wh, &summary, json)
+            })();
+            session.finish("ingest", &object, done)
         }
         Command::Confirm {
             warehouse,
-            by,
             reason,
             json,
             delivery,
+            identity,
         } => {
-            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-            let summary =
-                runtime()?.block_on(progress::confirm(&wh, &delivery, &by, &reason, !json))?;
-            report_ingest(&wh, &summary, json)
+            let mut session = authorize(
+                &identity,
+                Some(&warehouse),
+                Capability::ConfirmCorrection,
+                "confirm",
+                &delivery,
+            )?;
+            let by = format!("{} <{}>", session.account.name, session.account.email);
+            let done = (|| {
+                let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+                let summary =
+                    runtime()?.block_on(progress::confirm(&wh, &delivery, &by, &reason, !json))?;
+                report_ingest(&wh, &summary, json)
+            })();
+            session.finish("confirm", &delivery, done)
         }
         Command::Reference {
-            command: ReferenceCommand::Import { warehouse, dir },
+            command:
+                ReferenceCommand::Import {
+                    warehouse,
+                    dir,
+                    identity,
+                },
         } => {
-            let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
-            let _lock = aim_warehouse::WarehouseLock::acquire(&wh, "aim reference import")?;
-            let imported = runtime()?.block_on(aim_warehouse::reference::import(&wh, &dir))?;
+            let object = dir.display().to_string();
+            let mut session = authorize(
+                &identity,
+                Some(&warehouse),
+                Capability::ImportReference,
+                "reference import",
+                &object,
+            )?;
+            let imported = (|| {
+                let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
+                let _lock = aim_warehouse::WarehouseLock::acquire(&wh, "aim reference import")?;
+                Ok(runtime()?.block_on(aim_warehouse::reference::import(&wh, &dir))?)
+            })();
+            let imported = session.finish("reference import", &object, imported)?;
             for t in &imported {
                 println!(
                     "{:<24} {:>7} rows  version {:>3}  {}",
@@ -453,7 +521,19 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Status { warehouse, json } => {
+        Command::Status {
+            warehouse,
+            json,
+            identity,
+        } => {
+            authorize(
+                &identity,
+                Some(&warehouse),
+                Capability::ReadStatus,
+                "status",
+                "",
+            )?
+            .record("status", "", Outcome::Done)?;
             let wh = aim_warehouse::Warehouse::open(&warehouse)?;
             let rt = runtime()?;
             let catalog = rt.block_on(aim_warehouse::Catalog::load(&wh))?;
@@ -492,14 +572,31 @@ fn run(cli: Cli) -> Result<u8> {
             force,
             rebuild,
             json,
+            identity,
         } => {
-            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-            let opts = aim_derive::BuildOptions {
-                years: (!year.is_empty()).then(|| year.into_iter().collect()),
-                force,
-                rebuild,
+            let object = if year.is_empty() {
+                "every year".to_string()
+            } else {
+                format!("{year:?}")
             };
-            let summary = runtime()?.block_on(progress::build(&wh, &opts, !json))?;
+            let mut session = authorize(
+                &identity,
+                Some(&warehouse),
+                Capability::Build,
+                "build",
+                &object,
+            )?;
+            let built = (|| {
+                let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+                let opts = aim_derive::BuildOptions {
+                    years: (!year.is_empty()).then(|| year.into_iter().collect()),
+                    force,
+                    rebuild,
+                };
+                let summary = runtime()?.block_on(progress::build(&wh, &opts, !json))?;
+                Ok((wh, summary))
+            })();
+            let (wh, summary) = session.finish("build", &object, built)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -514,22 +611,42 @@ fn run(cli: Cli) -> Result<u8> {
             out,
             format,
             min_units,
-            user,
             raw,
+            identity,
         } => {
-            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-            let source = match source {
-                TableSource::Sample => aim_disclosure::Source::Sample,
-                TableSource::Population => aim_disclosure::Source::Population,
+            let (source, capability) = match (source, raw) {
+                (TableSource::Population, true) => anyhow::bail!(
+                    "--raw is only available on the sample: results on the population leave only through the gate"
+                ),
+                (TableSource::Sample, true) => {
+                    (aim_disclosure::Source::Sample, Capability::RawSampleTable)
+                }
+                (TableSource::Sample, false) => (
+                    aim_disclosure::Source::Sample,
+                    Capability::ReleaseSampleTable,
+                ),
+                (TableSource::Population, false) => (
+                    aim_disclosure::Source::Population,
+                    Capability::ReleasePopulationTable,
+                ),
             };
-            let user = user
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "unknown".into());
+            let action = match capability {
+                Capability::RawSampleTable => "table --raw",
+                Capability::ReleaseSampleTable => "table --source sample",
+                _ => "table --source population",
+            };
+            let object = format!("{} -> {}", access::paths(&spec), out.display());
+            let mut session = authorize(&identity, Some(&warehouse), capability, action, &object)?;
             let ext = match format {
                 TableFormat::Csv => "csv",
                 TableFormat::Xlsx => "xlsx",
             };
-            table::run(&wh, &spec, source, &out, ext, min_units, &user, raw)?;
+            let who = table::Who::of(&session.account, raw)?;
+            let done = (|| {
+                let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+                table::run(&wh, &spec, source, &out, ext, min_units, &who)
+            })();
+            session.finish(action, &object, done)?;
             Ok(0)
         }
         Command::Sql {
@@ -538,27 +655,38 @@ fn run(cli: Cli) -> Result<u8> {
             format,
             at,
             query,
+            identity,
         } => {
-            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-            if sample && wh.sample().table_names().is_empty() {
-                anyhow::bail!(
-                    "the warehouse has no sample yet: run `aim build --warehouse {}` first",
-                    warehouse.display()
-                );
-            }
-            if sample && !at.is_empty() {
-                anyhow::bail!("--at is not available with --sample");
-            }
-            let versions: BTreeMap<String, u64> = at.into_iter().collect();
-            let rt = runtime()?;
-            let batches = rt.block_on(async {
-                let ctx = if sample {
-                    aim_warehouse::query::sample_session(&wh, &BTreeMap::new()).await?
-                } else {
-                    aim_warehouse::query::session(&wh, &versions).await?
-                };
-                aim_warehouse::query::run_read_only(&ctx, &query).await
-            })?;
+            let (capability, action) = if sample {
+                (Capability::QuerySample, "sql --sample")
+            } else {
+                (Capability::QueryPopulation, "sql")
+            };
+            let mut session = authorize(&identity, Some(&warehouse), capability, action, &query)?;
+            let batches = (|| {
+                let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+                if sample && wh.sample().table_names().is_empty() {
+                    anyhow::bail!(
+                        "the warehouse has no sample yet: run `aim build --warehouse {}` first",
+                        warehouse.display()
+                    );
+                }
+                if sample && !at.is_empty() {
+                    anyhow::bail!("--at is not available with --sample");
+                }
+                let versions: BTreeMap<String, u64> = at.into_iter().collect();
+                let rt = runtime()?;
+                Ok(rt.block_on(async {
+                    let ctx = if sample {
+                        aim_warehouse::query::sample_session(&wh, &BTreeMap::new()).await?
+                    } else {
+                        aim_warehouse::query::session(&wh, &versions).await?
+                    };
+                    aim_warehouse::query::run_read_only(&ctx, &query).await
+                })?)
+            })();
+            // Recorded before a row is printed.
+            let batches = session.finish(action, &query, batches)?;
             let fmt = match format {
                 Format::Csv => aim_warehouse::query::OutputFormat::Csv,
                 Format::Json => aim_warehouse::query::OutputFormat::Json,
@@ -575,11 +703,22 @@ fn run(cli: Cli) -> Result<u8> {
                     indicators,
                     reference,
                     no_age_groups,
+                    identity,
                 },
         } => {
-            let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-            let reference = reference_dir(reference.as_deref());
-            let atlas = progress::atlas(&wh, indicators.as_deref(), &reference, !no_age_groups)?;
+            let mut session = authorize(
+                &identity,
+                Some(&warehouse),
+                Capability::PublishAtlas,
+                "atlas build",
+                "",
+            )?;
+            let atlas = (|| {
+                let wh = aim_warehouse::Warehouse::open(&warehouse)?;
+                let reference = reference_dir(reference.as_deref());
+                progress::atlas(&wh, indicators.as_deref(), &reference, !no_age_groups)
+            })();
+            let atlas = session.finish("atlas build", "", atlas)?;
             progress::print_atlas_summary(&atlas);
             Ok(0)
         }
@@ -605,6 +744,8 @@ fn run(cli: Cli) -> Result<u8> {
             options,
         } => serve::run(&warehouse, reference.as_deref(), &host, port, &options),
         Command::Project { command } => project::run(command),
+        Command::Account { command } => accounts::run_account(command),
+        Command::Audit { command } => accounts::run_audit(command),
         Command::Ttp {
             command: TtpCommand::Keygen { out },
         } => {

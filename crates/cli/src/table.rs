@@ -1,13 +1,35 @@
 //! `aim table`: table requests through the disclosure gate's one door, each audited against
 //! every earlier release (whoever asked, the Atlas included) and against the others of the run.
 
+use aim_access::{Account, Grant};
 use aim_disclosure::{Gate, Options, Source, TableRequest};
 use aim_warehouse::Warehouse;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// Runs the requests in `specs` in order and writes their gated tables.
-#[allow(clippy::too_many_arguments)]
+/// Who asks: the account's e-mail for the run log, and for raw results the grant that
+/// opens them.
+pub struct Who {
+    user: String,
+    raw: Option<Grant>,
+}
+
+impl Who {
+    /// The account, and its grant of raw sample results when `raw`.
+    pub fn of(account: &Account, raw: bool) -> Result<Who> {
+        Ok(Who {
+            user: account.email.clone(),
+            raw: if raw {
+                Some(aim_access::authorize_raw_sample(account)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// Runs the requests in `specs` in order and writes their gated tables (or, with a raw
+/// grant, the one raw sample table).
 pub fn run(
     wh: &Warehouse,
     specs: &[PathBuf],
@@ -15,8 +37,7 @@ pub fn run(
     out: &Path,
     ext: &str,
     min_units: Option<i64>,
-    user: &str,
-    raw: bool,
+    who: &Who,
 ) -> Result<()> {
     let mut requests = Vec::new();
     for spec in specs {
@@ -28,7 +49,7 @@ pub fn run(
     }
     let rt = crate::runtime()?;
     let mut gate = Gate::open(wh)?;
-    if raw {
+    if let Some(grant) = &who.raw {
         if source != Source::Sample {
             anyhow::bail!(
                 "--raw is only available on the sample: results on the population leave only through the gate"
@@ -37,7 +58,7 @@ pub fn run(
         if requests.len() != 1 {
             anyhow::bail!("--raw takes one --spec");
         }
-        let file = rt.block_on(gate.release_raw_sample(&requests[0].1, user, out))?;
+        let file = rt.block_on(gate.release_raw_sample(&requests[0].1, grant, out))?;
         println!(
             "raw sample table (not for release, logged) written to {}",
             file.display()
@@ -57,7 +78,7 @@ pub fn run(
     }
     let options = Options {
         min_units,
-        user: user.to_string(),
+        user: who.user.clone(),
     };
     rt.block_on(async {
         for (spec, request) in &requests {

@@ -8,9 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+mod accounts;
+
+use accounts::{Accounts, accounts};
+
+/// The binary, acting by default as the shared test store's data manager
+/// (`AIM_STORE`, `AIM_KEY_FILE`; tests/accounts.rs).
 fn aim() -> Command {
+    let a: &Accounts = accounts();
     let mut c = Command::new(env!("CARGO_BIN_EXE_aim"));
-    c.env("AIM_LOG", "error");
+    c.env("AIM_LOG", "error")
+        .env("AIM_STORE", &a.store)
+        .env("AIM_KEY_FILE", a.key(aim_access::Role::DataManager));
     c
 }
 
@@ -608,8 +617,6 @@ fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression()
             source,
             "--out",
             out.to_str().unwrap(),
-            "--user",
-            "ana",
         ];
         args.extend_from_slice(extra);
         run(&args)
@@ -621,18 +628,29 @@ fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression()
     let counts = released_counts(&std::fs::read_to_string(&gated).unwrap(), 2);
     assert!(!counts.is_empty());
     assert!(counts.values().all(|n| n % 5 == 0), "{counts:?}");
-    // Raw on the sample: refused without access, written (unrounded, unsuppressed) with it.
+    // Raw on the sample: refused without the role, written (unrounded, unsuppressed) with it.
     let raw = tmp.path().join("raw.csv");
-    let o = table("sample", &raw, &["--raw"]);
+    let researcher = accounts().key(aim_access::Role::Researcher);
+    let partner = accounts().key(aim_access::Role::SamplePartner);
+    let o = table(
+        "sample",
+        &raw,
+        &["--raw", "--key-file", researcher.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).contains("no access to the permanent sample"),
+        text(&o).contains(
+            "seeing a raw (unsuppressed) table of the sample needs one of the roles sample partner, agency analyst or data manager"
+        ),
         "{}",
         text(&o)
     );
     assert!(!raw.exists());
-    std::fs::write(wh.join("access.toml"), "[sample]\nusers = [\"ana\"]\n").unwrap();
-    let o = table("sample", &raw, &["--raw"]);
+    let o = table(
+        "sample",
+        &raw,
+        &["--raw", "--key-file", partner.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let csv = std::fs::read_to_string(&raw).unwrap();
     assert!(!csv.contains("small cell"), "{csv}");
@@ -648,7 +666,11 @@ fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression()
         text(&o)
     );
     let runs = std::fs::read_to_string(wh.join("releases/runs.jsonl")).unwrap();
-    assert!(runs.lines().any(|l| l.contains("\"raw\":true")));
+    assert!(
+        runs.lines().any(|l| l.contains("\"raw\":true")
+            && l.contains(accounts::email(aim_access::Role::SamplePartner))),
+        "the raw run is logged with the account: {runs}"
+    );
 }
 
 #[test]
@@ -1227,7 +1249,7 @@ fn a_correction_that_empties_a_file_is_held_and_confirmed_explicitly() {
     assert_eq!(held["held"], true);
     let id = held["delivery_id"].as_str().unwrap().to_string();
 
-    let o = run(&["confirm", "--warehouse", w, &id, "--by", "A. Peeters"]);
+    let o = run(&["confirm", "--warehouse", w, &id]);
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -1241,8 +1263,6 @@ fn a_correction_that_empties_a_file_is_held_and_confirmed_explicitly() {
         "--warehouse",
         w,
         &id,
-        "--by",
-        "A. Peeters",
         "--reason",
         "file 1 was billed twice",
     ]);
@@ -1257,7 +1277,11 @@ fn a_correction_that_empties_a_file_is_held_and_confirmed_explicitly() {
         .iter()
         .find(|r| r["delivery_id"] == id.as_str())
         .expect("in the history");
-    assert_eq!(confirmed["confirmation"]["by"], "A. Peeters");
+    let by = confirmed["confirmation"]["by"].as_str().unwrap();
+    assert!(
+        by.contains(accounts::email(aim_access::Role::DataManager)),
+        "the account that confirmed: {by}"
+    );
     assert_eq!(
         confirmed["confirmation"]["reason"],
         "file 1 was billed twice"

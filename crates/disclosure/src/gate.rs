@@ -14,6 +14,7 @@ use crate::release::{self, Release, Source};
 use crate::request::TableRequest;
 use crate::suppress::{Policy, Status};
 use crate::table::{Cell, Dimension};
+use aim_access::Grant;
 use aim_warehouse::Warehouse;
 use std::path::{Path, PathBuf};
 
@@ -286,15 +287,16 @@ impl<'w> Gate<'w> {
         Ok(out)
     }
 
-    /// The raw (unsuppressed) table of a request on the sample, for a user with sample access
-    /// (`WH/access.toml`): written as CSV, logged, never recorded as a release. The population
-    /// is never available raw.
+    /// The raw (unsuppressed) table of a request on the sample, for an account granted
+    /// raw sample access (`aim_access::authorize_raw_sample`: only that crate makes a
+    /// [`Grant`], so this cannot be reached without the check): written as CSV, logged with
+    /// the account, never recorded as a release. The population is never available raw.
     pub async fn release_raw_sample(
         &self,
         request: &TableRequest,
-        user: &str,
+        grant: &Grant,
         out: &Path,
     ) -> Result<PathBuf, DisclosureError> {
-        release::run_raw(self.wh, request, user, out).await
+        release::run_raw(self.wh, request, grant, out).await
     }
 }

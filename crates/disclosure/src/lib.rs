@@ -10,7 +10,6 @@
 //! and the ledger are private: no caller can skip them (a test of this crate's public surface
 //! keeps it so; the `internals` feature opens them to the gate's own benchmark only).
 
-mod access;
 mod audit;
 mod contributor;
 mod cross;

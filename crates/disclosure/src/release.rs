@@ -11,6 +11,7 @@ use crate::request::{Statistic, TableRequest};
 use crate::suppress::Magnitude;
 use crate::suppress::{self, Pattern, Policy, Sensitive, Status};
 use crate::table::{Dimension, Table};
+use aim_access::{Capability, Grant};
 use aim_warehouse::{Warehouse, query, tables};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
@@ -1040,16 +1041,22 @@ pub fn write(release: &Release, out: &Path) -> Result<Vec<PathBuf>, DisclosureEr
     }
 }
 
-/// The raw (unsuppressed) table of a request on the sample, for a user with sample access
-/// (`WH/access.toml`, see [`crate::access`]): written as CSV, logged, never recorded as a
-/// release. The population is never available raw.
+/// The raw (unsuppressed) table of a request on the sample, for an account granted raw
+/// sample access: written as CSV, logged, never recorded as a release. The population is
+/// never available raw.
 pub async fn run_raw(
     wh: &Warehouse,
     request: &TableRequest,
-    user: &str,
+    grant: &Grant,
     out: &Path,
 ) -> Result<PathBuf, DisclosureError> {
-    crate::access::require_sample_access(wh, user)?;
+    if grant.capability() != Capability::RawSampleTable {
+        return Err(DisclosureError::Request(format!(
+            "a grant for {} does not open raw sample results",
+            grant.capability().describe()
+        )));
+    }
+    let user = grant.email();
     if out.extension().and_then(|e| e.to_str()) != Some("csv") {
         return Err(DisclosureError::Request(
             "a raw sample table is written as .csv".into(),

@@ -1,0 +1,420 @@
+//! The same suite on both stores: SQLite in a temporary file, PostgreSQL on a throwaway
+//! server (aim-testpg; skipped with a notice when PostgreSQL is not installed, a failure
+//! under AIM_REQUIRE_POSTGRES=1).
+
+use aim_access::audit::Anchor;
+use aim_access::store::LATEST;
+use aim_access::{
+    AccessError, AuditEvent, Capability, NewAccount, Outcome, Role, Store, StoreError,
+    StoreLocation, require,
+};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Makes a fresh, empty store location each call.
+type Fresh<'a> = &'a dyn Fn() -> StoreLocation;
+
+fn new_account(email: &str, roles: &[Role]) -> NewAccount {
+    NewAccount {
+        email: email.into(),
+        name: format!("Name of {email}"),
+        organisation: "the agency".into(),
+        roles: roles.iter().copied().collect(),
+    }
+}
+
+fn event(i: usize) -> AuditEvent {
+    AuditEvent {
+        account: Some(format!("user{}@example.be", i % 3)),
+        project: i.is_multiple_of(2).then(|| "P-2026-001".to_string()),
+        action: "sql".into(),
+        object: format!("SELECT count(*) FROM pati WHERE year = {}", 2000 + i),
+        outcome: if i % 4 == 3 {
+            Outcome::Refused("needs the role data manager".into())
+        } else {
+            Outcome::Done
+        },
+    }
+}
+
+/// Runs SQL on the store's database directly, as someone with its keys could: through a
+/// connection of its own, outside aim-access.
+fn raw_sql(loc: &StoreLocation, sql: &str) -> Result<(), String> {
+    match loc {
+        StoreLocation::Sqlite(path) => rusqlite::Connection::open(path)
+            .and_then(|c| c.execute_batch(sql))
+            .map_err(|e| e.to_string()),
+        StoreLocation::Postgres(url) => postgres::Client::connect(url, postgres::NoTls)
+            .and_then(|mut c| c.batch_execute(sql))
+            .map_err(|e| match e.as_db_error() {
+                Some(db) => db.message().to_string(),
+                None => e.to_string(),
+            }),
+    }
+}
+
+fn drop_append_only_triggers(loc: &StoreLocation) {
+    let sql = match loc {
+        StoreLocation::Postgres(_) => "DROP TRIGGER audit_log_no_change ON audit_log",
+        StoreLocation::Sqlite(_) => {
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete"
+        }
+    };
+    raw_sql(loc, sql).unwrap();
+}
+
+fn migrations_are_applied_once(fresh: Fresh) {
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
+    assert_eq!(s.schema_version().unwrap(), LATEST);
+    drop(s);
+    let mut s = Store::open(&loc).unwrap();
+    assert_eq!(s.schema_version().unwrap(), LATEST);
+    // A store from a newer aim is refused, not downgraded.
+    raw_sql(
+        &loc,
+        &format!(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES ({}, 'future', 'x')",
+            LATEST + 1
+        ),
+    )
+    .unwrap();
+    drop(s);
+    assert!(matches!(Store::open(&loc), Err(StoreError::TooNew { .. })));
+}
+
+fn accounts_and_roles(fresh: Fresh) {
+    let mut s = Store::open(&fresh()).unwrap();
+    assert_eq!(s.count_accounts().unwrap(), 0);
+    let a = s
+        .create_account(&new_account(
+            "An.Peeters@Example.be",
+            &[Role::DataManager, Role::AgencyAnalyst],
+        ))
+        .unwrap();
+    assert_eq!(a.email, "an.peeters@example.be");
+    assert!(a.has(Role::DataManager) && a.has(Role::AgencyAnalyst) && a.enabled);
+    assert!(matches!(
+        s.create_account(&new_account("an.peeters@example.be", &[Role::Researcher])),
+        Err(StoreError::Duplicate(_))
+    ));
+    assert!(matches!(
+        s.create_account(&new_account("nobody@example.be", &[])),
+        Err(StoreError::Invalid(_))
+    ));
+    s.create_account(&new_account("bo@example.be", &[Role::SamplePartner]))
+        .unwrap();
+    let all = s.accounts().unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.email.as_str()).collect::<Vec<_>>(),
+        ["an.peeters@example.be", "bo@example.be"]
+    );
+    assert_eq!(s.account("AN.PEETERS@example.be").unwrap(), a);
+    require(&a, Capability::QueryPopulation).unwrap();
+    let disabled = s.set_enabled(&a.email, false).unwrap();
+    assert!(!disabled.enabled);
+    assert!(matches!(
+        require(&disabled, Capability::QueryPopulation),
+        Err(AccessError::Disabled { .. })
+    ));
+    assert!(s.set_enabled(&a.email, true).unwrap().enabled);
+    assert!(matches!(
+        s.account("x@example.be"),
+        Err(StoreError::NoAccount(_))
+    ));
+}
+
+fn the_first_administrator_only_in_an_empty_store(fresh: Fresh) {
+    let mut s = Store::open(&fresh()).unwrap();
+    let admin = s
+        .init_administrator("root@example.be", "Root", "the agency")
+        .unwrap();
+    assert_eq!(admin.roles, [Role::Administrator].into());
+    assert!(matches!(
+        s.init_administrator("again@example.be", "Again", "the agency"),
+        Err(AccessError::AlreadyInitialised(1))
+    ));
+    assert_eq!(s.count_accounts().unwrap(), 1);
+}
+
+fn passwords(fresh: Fresh) {
+    let mut s = Store::open(&fresh()).unwrap();
+    s.create_account(&new_account("ana@example.be", &[Role::AgencyAnalyst]))
+        .unwrap();
+    assert!(matches!(
+        s.verify_password("ana@example.be", "anything at all"),
+        Err(AccessError::WrongPassword)
+    ));
+    s.set_password("ana@example.be", "first password 1")
+        .unwrap();
+    assert_eq!(
+        s.verify_password("ANA@example.be", "first password 1")
+            .unwrap()
+            .email,
+        "ana@example.be"
+    );
+    assert!(matches!(
+        s.verify_password("ana@example.be", "first password 2"),
+        Err(AccessError::WrongPassword)
+    ));
+    assert!(matches!(
+        s.verify_password("nobody@example.be", "first password 1"),
+        Err(AccessError::WrongPassword)
+    ));
+    assert!(matches!(
+        s.change_password("ana@example.be", "wrong password!", "second password 2"),
+        Err(AccessError::WrongPassword)
+    ));
+    assert!(matches!(
+        s.change_password("ana@example.be", "first password 1", "short"),
+        Err(AccessError::WeakPassword { .. })
+    ));
+    s.change_password("ana@example.be", "first password 1", "second password 2")
+        .unwrap();
+    assert!(
+        s.verify_password("ana@example.be", "first password 1")
+            .is_err()
+    );
+    s.verify_password("ana@example.be", "second password 2")
+        .unwrap();
+    s.set_enabled("ana@example.be", false).unwrap();
+    assert!(matches!(
+        s.verify_password("ana@example.be", "second password 2"),
+        Err(AccessError::Disabled { .. })
+    ));
+}
+
+fn keys(fresh: Fresh) {
+    let mut s = Store::open(&fresh()).unwrap();
+    s.create_account(&new_account("dm@example.be", &[Role::DataManager]))
+        .unwrap();
+    let k1 = s.issue_key("dm@example.be").unwrap();
+    assert_eq!(
+        s.account_by_key(k1.expose()).unwrap().unwrap().email,
+        "dm@example.be"
+    );
+    let k2 = s.issue_key("dm@example.be").unwrap();
+    assert!(s.account_by_key(k1.expose()).unwrap().is_none(), "replaced");
+    assert!(s.account_by_key(k2.expose()).unwrap().is_some());
+    assert!(
+        s.account_by_key(aim_access::key::ApiKey::generate().expose())
+            .unwrap()
+            .is_none()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("key");
+    aim_access::key::write_key_file(&file, &k2).unwrap();
+    assert_eq!(s.account_by_key_file(&file).unwrap().email, "dm@example.be");
+    let old = tmp.path().join("old");
+    aim_access::key::write_key_file(&old, &k1).unwrap();
+    assert!(matches!(
+        s.account_by_key_file(&old),
+        Err(AccessError::UnknownKey { .. })
+    ));
+}
+
+fn oidc_identities(fresh: Fresh) {
+    let mut s = Store::open(&fresh()).unwrap();
+    s.create_account(&new_account("a@example.be", &[Role::Researcher]))
+        .unwrap();
+    s.create_account(&new_account("b@example.be", &[Role::Researcher]))
+        .unwrap();
+    let issuer = "https://idp.example.be/realms/aim";
+    assert!(s.account_by_oidc(issuer, "sub-1").unwrap().is_none());
+    let a = s.link_oidc("a@example.be", issuer, "sub-1").unwrap();
+    assert_eq!(a.oidc, Some((issuer.to_string(), "sub-1".to_string())));
+    assert_eq!(
+        s.account_by_oidc(issuer, "sub-1").unwrap().unwrap().email,
+        "a@example.be"
+    );
+    assert!(
+        s.account_by_oidc("https://other.example", "sub-1")
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        s.link_oidc("b@example.be", issuer, "sub-1"),
+        Err(StoreError::OidcTaken { .. })
+    ));
+}
+
+fn audit_chain(s: &mut Store, n: usize) {
+    for i in 0..n {
+        let e = s.append_audit(&event(i)).unwrap();
+        assert_eq!(e.seq, i as i64 + 1);
+    }
+}
+
+fn the_audit_log_chains_and_refuses_changes(fresh: Fresh) {
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
+    let r = s.verify_audit(None).unwrap();
+    assert!(r.holds() && r.entries == 0 && r.head.is_none());
+    audit_chain(&mut s, 6);
+    let entries = s.audit_entries(0, 100).unwrap();
+    assert_eq!(entries.len(), 6);
+    assert_eq!(entries[3].outcome, "refused");
+    assert_eq!(
+        entries[3].reason.as_deref(),
+        Some("needs the role data manager")
+    );
+    assert_eq!(entries[1].project, None);
+    assert_eq!(entries[2].project.as_deref(), Some("P-2026-001"));
+    for w in entries.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash);
+    }
+    assert_eq!(s.audit_last(2).unwrap(), entries[4..].to_vec());
+    let r = s.verify_audit(None).unwrap();
+    assert!(r.holds(), "{r:?}");
+    assert_eq!(r.head, Some((6, entries[5].hash.clone())));
+    // The tables refuse changes outright.
+    let refused = raw_sql(&loc, "UPDATE audit_log SET object = 'x' WHERE seq = 2").unwrap_err();
+    assert!(refused.contains("append-only"), "{refused}");
+    let refused = raw_sql(&loc, "DELETE FROM audit_log WHERE seq = 2").unwrap_err();
+    assert!(refused.contains("append-only"), "{refused}");
+    assert!(s.verify_audit(None).unwrap().holds());
+}
+
+/// Tampers with a 6-entry log through direct SQL (triggers dropped first, as someone with
+/// the database's keys could) and returns where verification breaks.
+fn tampered(fresh: Fresh, sql: &str) -> (i64, String) {
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
+    audit_chain(&mut s, 6);
+    drop_append_only_triggers(&loc);
+    raw_sql(&loc, sql).unwrap();
+    let r = s.verify_audit(None).unwrap();
+    let b = r.broken.expect("tampering is found");
+    (b.seq, b.problem)
+}
+
+fn tampering_is_found(fresh: Fresh) {
+    // Edited: the object of entry 3.
+    let (seq, problem) = tampered(
+        fresh,
+        "UPDATE audit_log SET object = 'SELECT 1' WHERE seq = 3",
+    );
+    assert_eq!(seq, 3);
+    assert!(problem.contains("changed"), "{problem}");
+    // Edited: a refusal turned into done.
+    let (seq, _) = tampered(
+        fresh,
+        "UPDATE audit_log SET outcome = 'done', reason = NULL WHERE seq = 4",
+    );
+    assert_eq!(seq, 4);
+    // Deleted: entry 2.
+    let (seq, problem) = tampered(fresh, "DELETE FROM audit_log WHERE seq = 2");
+    assert_eq!(seq, 2);
+    assert!(problem.contains("deleted or moved"), "{problem}");
+    // Deleted and renumbered to close the gap.
+    let (seq, _) = tampered(
+        fresh,
+        "DELETE FROM audit_log WHERE seq = 2; UPDATE audit_log SET seq = seq - 1 WHERE seq = 3; UPDATE audit_log SET seq = seq - 1 WHERE seq = 4; UPDATE audit_log SET seq = seq - 1 WHERE seq = 5; UPDATE audit_log SET seq = seq - 1 WHERE seq = 6",
+    );
+    assert_eq!(seq, 2);
+    // Reordered: entries 2 and 4 swap places.
+    let (seq, _) = tampered(
+        fresh,
+        "UPDATE audit_log SET seq = 1000 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 1000",
+    );
+    assert_eq!(seq, 2);
+    // Truncated at the end: only an anchor shows it.
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
+    audit_chain(&mut s, 6);
+    let head = s.verify_audit(None).unwrap().head.unwrap();
+    drop_append_only_triggers(&loc);
+    raw_sql(&loc, "DELETE FROM audit_log WHERE seq = 6").unwrap();
+    assert!(s.verify_audit(None).unwrap().holds());
+    let anchor = Anchor {
+        seq: head.0,
+        hash: head.1,
+    };
+    let b = s.verify_audit(Some(anchor)).unwrap().broken.unwrap();
+    assert_eq!(b.seq, 6);
+}
+
+fn concurrent_appends_keep_one_chain(fresh: Fresh) {
+    let loc = fresh();
+    Store::open(&loc).unwrap();
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let loc = loc.clone();
+            std::thread::spawn(move || {
+                let mut s = Store::open(&loc).unwrap();
+                for i in 0..20 {
+                    s.append_audit(&event(i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let r = Store::open(&loc).unwrap().verify_audit(None).unwrap();
+    assert!(r.holds(), "{r:?}");
+    assert_eq!(r.entries, 60);
+}
+
+/// A case of the suite.
+type Case = fn(Fresh);
+
+/// Every case of the suite, by name.
+const SUITE: &[(&str, Case)] = &[
+    ("migrations_are_applied_once", migrations_are_applied_once),
+    ("accounts_and_roles", accounts_and_roles),
+    (
+        "the_first_administrator_only_in_an_empty_store",
+        the_first_administrator_only_in_an_empty_store,
+    ),
+    ("passwords", passwords),
+    ("keys", keys),
+    ("oidc_identities", oidc_identities),
+    (
+        "the_audit_log_chains_and_refuses_changes",
+        the_audit_log_chains_and_refuses_changes,
+    ),
+    ("tampering_is_found", tampering_is_found),
+    (
+        "concurrent_appends_keep_one_chain",
+        concurrent_appends_keep_one_chain,
+    ),
+];
+
+#[test]
+fn sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = AtomicU32::new(0);
+    let fresh = || {
+        StoreLocation::Sqlite(
+            tmp.path()
+                .join(format!("s{}/access.db", n.fetch_add(1, Ordering::Relaxed))),
+        )
+    };
+    for (name, case) in SUITE {
+        eprintln!("sqlite: {name}");
+        case(&fresh);
+    }
+}
+
+#[test]
+fn postgres() {
+    let Some(server) = aim_testpg::PgServer::start() else {
+        return;
+    };
+    let fresh = || StoreLocation::Postgres(server.new_database());
+    for (name, case) in SUITE {
+        eprintln!("postgres: {name}");
+        case(&fresh);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_sqlite_file_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("access.db");
+    Store::open(&StoreLocation::Sqlite(path.clone())).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "password hashes and key digests: {mode:o}");
+}

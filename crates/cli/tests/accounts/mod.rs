@@ -1,0 +1,111 @@
+//! The test binaries' accounts: one store (SQLite, in the target's test folder) with one
+//! account per role and its key file, made once per test binary with the real `aim account`
+//! commands.
+
+use aim_access::Role;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The shared store and a key file per role.
+pub struct Accounts {
+    /// The store (a SQLite file).
+    pub store: PathBuf,
+    dir: PathBuf,
+}
+
+impl Accounts {
+    /// The key file of the account holding `role` (and only it).
+    pub fn key(&self, role: Role) -> PathBuf {
+        self.dir.join(format!("{}.key", role.as_str()))
+    }
+}
+
+/// The e-mail of the account holding `role`.
+pub fn email(role: Role) -> &'static str {
+    match role {
+        Role::Researcher => "researcher@test.example",
+        Role::SamplePartner => "sample-partner@test.example",
+        Role::AgencyAnalyst => "agency-analyst@test.example",
+        Role::DataManager => "data-manager@test.example",
+        Role::ControlServices => "control-services@test.example",
+        Role::Administrator => "administrator@test.example",
+    }
+}
+
+/// `aim` with no identity from the environment.
+pub fn bare() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aim"));
+    c.env("AIM_LOG", "error")
+        .env_remove("AIM_STORE")
+        .env_remove("AIM_KEY_FILE");
+    c
+}
+
+fn ok(c: &mut Command) {
+    let o = c.output().expect("aim runs");
+    assert!(
+        o.status.success(),
+        "{:?}: {}{}",
+        c,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Creates, in `dir`, a store at `store` (a file or a postgres:// URL) with the first
+/// administrator and one account per other role, and each one's key file.
+pub fn populate(store: &str, dir: &Path) {
+    let admin_key = dir.join(format!("{}.key", Role::Administrator.as_str()));
+    ok(bare().args([
+        "account",
+        "init",
+        "--store",
+        store,
+        "--email",
+        email(Role::Administrator),
+        "--name",
+        "Test Administrator",
+        "--organisation",
+        "the agency",
+        "--key-out",
+        admin_key.to_str().unwrap(),
+    ]));
+    for role in Role::ALL {
+        if role == Role::Administrator {
+            continue;
+        }
+        ok(bare().args([
+            "account",
+            "add",
+            "--store",
+            store,
+            "--key-file",
+            admin_key.to_str().unwrap(),
+            "--email",
+            email(role),
+            "--name",
+            &format!("Test {}", role.label()),
+            "--organisation",
+            "the agency",
+            "--role",
+            role.as_str(),
+            "--key-out",
+            dir.join(format!("{}.key", role.as_str())).to_str().unwrap(),
+        ]));
+    }
+}
+
+/// The shared accounts, made on first use.
+pub fn accounts() -> &'static Accounts {
+    static ACCOUNTS: OnceLock<Accounts> = OnceLock::new();
+    ACCOUNTS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("accounts-{}", env!("CARGO_CRATE_NAME")));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = dir.join("access.db");
+        populate(store.to_str().unwrap(), &dir);
+        Accounts { store, dir }
+    })
+}
