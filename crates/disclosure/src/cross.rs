@@ -898,12 +898,9 @@ mod property {
         None
     }
 
-    /// Found by random seeds: a table alone, whose released margins and released zeros pin
-    /// two hidden cells together — total 19 − group 0's 13 − age 7's 5 (none of them in group
-    /// 0, a released zero) leaves exactly 1 person aged 0 or 6 outside group 0. Each hidden
-    /// cell is protected on its own; their union was not.
-    #[test]
-    fn margins_and_zeros_of_one_table_pin_a_union_of_its_hidden_cells() {
+    /// The case random seeds found of a table alone pinning a union of its hidden cells
+    /// (below): 20 persons, and the table by age (0–7) × group with its margins.
+    fn margins_case() -> (Vec<Person>, Spec) {
         let people: Vec<Person> = vec![
             (6, 0),
             (7, 1),
@@ -933,6 +930,16 @@ mod property {
             by_age: true,
             by_group: true,
         };
+        (people, spec)
+    }
+
+    /// Found by random seeds: a table alone, whose released margins and released zeros pin
+    /// two hidden cells together — total 19 − group 0's 13 − age 7's 5 (none of them in group
+    /// 0, a released zero) leaves exactly 1 person aged 0 or 6 outside group 0. Each hidden
+    /// cell is protected on its own; their union was not.
+    #[test]
+    fn margins_and_zeros_of_one_table_pin_a_union_of_its_hidden_cells() {
+        let (people, spec) = margins_case();
         let table = tabulate(&people, &spec).unwrap();
         let alone = suppress_with(&table, &Policy::POPULATION, &Sensitive::default()).unwrap();
         assert!(
@@ -947,35 +954,7 @@ mod property {
     #[test]
     fn a_group_too_finely_cut_to_check_is_refused() {
         use crate::unions::{Limits, set_limits};
-        let people: Vec<Person> = vec![
-            (6, 0),
-            (7, 1),
-            (7, 1),
-            (6, 0),
-            (6, 0),
-            (7, 2),
-            (7, 1),
-            (7, 1),
-            (8, 0),
-            (6, 2),
-            (6, 0),
-            (0, 0),
-            (0, 0),
-            (0, 0),
-            (0, 0),
-            (0, 0),
-            (0, 0),
-            (0, 0),
-            (0, 0),
-            (0, 0),
-        ];
-        let spec = Spec {
-            lo: 0,
-            hi: 7,
-            group: None,
-            by_age: true,
-            by_group: true,
-        };
+        let (people, spec) = margins_case();
         let table = tabulate(&people, &spec).unwrap();
         let alone = suppress_with(&table, &Policy::POPULATION, &Sensitive::default()).unwrap();
         let news = [New {
