@@ -182,21 +182,19 @@ pub fn require_for_project(
     let Some(scope) = members_may(capability) else {
         return Err(refusal);
     };
-    let ok = match (scope, membership) {
-        (ProjectRole::Member, Some(_)) => true,
-        (ProjectRole::Requester, Some(ProjectRole::Requester)) => true,
-        _ => false,
-    };
+    let ok = matches!(
+        (scope, membership),
+        (ProjectRole::Member, Some(_)) | (ProjectRole::Requester, Some(ProjectRole::Requester))
+    );
     if ok {
         return Ok(());
     }
     Err(AccessError::RefusedProject {
         what: capability.describe(),
         needed: roles_for(capability).unwrap_or_default().to_vec(),
-        project: project.to_string(),
-        scope: match scope {
-            ProjectRole::Member => "a member",
-            ProjectRole::Requester => "the requester",
+        member: match scope {
+            ProjectRole::Member => format!("a member of project {project}"),
+            ProjectRole::Requester => format!("the requester of project {project}"),
         },
         account: account.to_string(),
         held: account.roles.iter().copied().collect(),

@@ -26,7 +26,7 @@ pub enum AccessError {
     /// The account lacks every role that allows the action on any project, and is not a
     /// member of this one (or not its requester) either.
     #[error(
-        "refused: {what} needs {} (or being {scope} of project {project}); the account {account} has {}",
+        "refused: {what} needs {} (or being {member}); the account {account} has {}",
         needs(needed),
         holds(held)
     )]
@@ -35,10 +35,8 @@ pub enum AccessError {
         what: &'static str,
         /// The roles that would allow it on any project.
         needed: Vec<Role>,
-        /// The project.
-        project: String,
-        /// Who in the project may: `a member`, `the requester`.
-        scope: &'static str,
+        /// Who in the project may: `a member of project P-2026-001`, `the requester of …`.
+        member: String,
         /// Who asked.
         account: String,
         /// The roles the account holds.

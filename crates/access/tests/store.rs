@@ -558,6 +558,62 @@ fn a_project_that_does_not_replay_is_an_error(fresh: Fresh) {
     );
 }
 
+fn concurrent_filings_and_moves_are_serialised(fresh: Fresh) {
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
+    let analyst = s
+        .create_account(&new_account("a@agency.example", &[Role::AgencyAnalyst]))
+        .unwrap();
+    drop(s);
+    // Three processes file at once: three numbers, none lost.
+    let filed: Vec<String> = (0..3)
+        .map(|_| {
+            let (loc, analyst) = (loc.clone(), analyst.clone());
+            std::thread::spawn(move || {
+                let mut s = Store::open(&loc).unwrap();
+                let sheet = ProjectSheet::from_toml(SHEET).unwrap();
+                s.create_project(sheet, &analyst, t(0))
+                    .unwrap()
+                    .id()
+                    .to_string()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let mut ids = filed.clone();
+    ids.sort();
+    assert_eq!(ids, ["P-2026-001", "P-2026-002", "P-2026-003"]);
+    let id = "P-2026-001";
+    let mut s = Store::open(&loc).unwrap();
+    s.add_project_document(id, "project_sheet", "s", &analyst, t(1))
+        .unwrap();
+    s.move_project(id, &analyst, attempt("submit", 2)).unwrap();
+    // Three agents accept the same request at once: one moves it, the others are told it
+    // has moved on; the history has one `accept`.
+    let results: Vec<bool> = (0..3)
+        .map(|_| {
+            let (loc, analyst) = (loc.clone(), analyst.clone());
+            std::thread::spawn(move || {
+                let mut s = Store::open(&loc).unwrap();
+                match s.move_project(id, &analyst, attempt("accept", 3)) {
+                    Ok(_) => true,
+                    Err(ProjectOpError::Refused(TransitionError::WrongState { .. })) => false,
+                    Err(e) => panic!("{e}"),
+                }
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+    let p = s.project(id).unwrap();
+    assert_eq!(p.state(), State::Steering);
+    assert_eq!(p.history().len(), 2);
+}
+
 /// A case of the suite.
 type Case = fn(Fresh);
 
@@ -588,6 +644,10 @@ const SUITE: &[(&str, Case)] = &[
     (
         "a_project_that_does_not_replay_is_an_error",
         a_project_that_does_not_replay_is_an_error,
+    ),
+    (
+        "concurrent_filings_and_moves_are_serialised",
+        concurrent_filings_and_moves_are_serialised,
     ),
 ];
 
