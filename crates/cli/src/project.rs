@@ -55,8 +55,8 @@ pub enum ProjectCommand {
         id: String,
         /// The document's kind (project_sheet, cost_agreement, privacy_decision, contract, …).
         kind: String,
-        /// The document's file (its path is recorded as the reference; the content is kept by
-        /// the agency's records).
+        /// The document's file: its path and SHA-256 are recorded as the reference (the
+        /// content stays in the agency's records; the digest shows which file it was).
         #[arg(long)]
         file: Option<PathBuf>,
     },
@@ -499,13 +499,17 @@ fn add_document(at: &Where, id: &str, kind: &str, file: Option<&Path>) -> Result
         &object,
     )?;
     let reference = match file {
-        Some(f) => {
-            if let Err(e) = std::fs::metadata(f) {
+        Some(f) => match std::fs::read(f) {
+            Ok(bytes) => {
+                use sha2::Digest;
+                let digest = hex::encode(sha2::Sha256::digest(&bytes));
+                format!("{} sha256:{digest}", f.display())
+            }
+            Err(e) => {
                 let e = anyhow::Error::from(e).context(format!("cannot read {}", f.display()));
                 return s.finish("project add-document", &object, Err(e));
             }
-            f.display().to_string()
-        }
+        },
         None => "(recorded without a file)".to_string(),
     };
     let account = s.account.clone();
@@ -553,7 +557,7 @@ fn move_project(
     let (p, r) = finish_op(&mut s, "project move", &object, result)?;
     let wf = Workflow::builtin();
     println!(
-        "{}: {} → {} ({}){}",
+        "{}: {} → {} ({}){}{}",
         p.id(),
         r.from.id(),
         r.to.id(),
@@ -561,6 +565,9 @@ fn move_project(
         r.decision_number
             .as_deref()
             .map(|n| format!(", decision {n}"))
+            .unwrap_or_default(),
+        wf.expected_exit(&p)
+            .map(|t| format!("; expected to leave it by {}", t.format("%Y-%m-%d")))
             .unwrap_or_default()
     );
     Ok(0)

@@ -228,9 +228,12 @@ fn every_type_from_intake_to_delivery(env: &Env) {
     ] {
         assert!(shown.contains(want), "{want}: {shown}");
     }
+    let shown = env.ok(R, &["project", "show", &sample]);
+    assert!(shown.contains("ctep_opinion"), "{shown}");
+    // A document's reference carries its file's SHA-256 (of the four bytes `%PDF`).
     assert!(
-        env.ok(R, &["project", "show", &sample])
-            .contains("ctep_opinion")
+        shown.contains("sha256:315d429b7714cedb6ad04ac31240145257692630457f3c88253c5beceac76027"),
+        "{shown}"
     );
 
     // The agency lists every project; a researcher only theirs.
