@@ -177,59 +177,43 @@ pub fn run(command: ProjectCommand) -> Result<u8> {
             health_index,
             out,
         } => {
-            let project_sheet = match (id, sheet) {
+            // A stored project's quote is read as an account, and recorded once written.
+            let (mut session, project_sheet) = match (id, sheet) {
                 (Some(id), _) => {
                     let mut s = open_project(&at, &id, Capability::ReadProject, "project quote")?;
-                    let loaded = load(&mut s.store, &id);
-                    let p = s.finish("project quote", &id, loaded)?;
-                    p.sheet().clone()
+                    match load(&mut s.store, &id) {
+                        Ok(p) => (Some(s), p.sheet().clone()),
+                        Err(e) => return s.finish("project quote", &id, Err(e)),
+                    }
                 }
-                (None, Some(sheet)) => ProjectSheet::from_toml(&read(&sheet)?)
-                    .with_context(|| format!("in {}", sheet.display()))?,
+                (None, Some(sheet)) => (
+                    None,
+                    ProjectSheet::from_toml(&read(&sheet)?)
+                        .with_context(|| format!("in {}", sheet.display()))?,
+                ),
                 (None, None) => anyhow::bail!("give a project ID or --sheet FILE"),
             };
-            let prices = match prices {
-                Some(p) => PriceList::from_toml(&read(&p)?)
-                    .with_context(|| format!("in {}", p.display()))?,
-                None => PriceList::builtin(),
-            };
-            let index = match health_index {
-                Some(p) => HealthIndex::from_toml(&read(&p)?)
-                    .with_context(|| format!("in {}", p.display()))?,
-                None => HealthIndex::builtin(),
-            };
-            let request = QuoteRequest {
-                date: date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
-                days_analyst,
-                days_expert,
-                months_vpn,
-                months_access,
-                storage_gb,
-            };
-            let quote = aim_projects::quote(&prices, &index, &project_sheet, &request)?;
-            let wf = Workflow::builtin();
-            let files = aim_projects::render::write_quote(&quote, &wf, &out)?;
-            println!(
-                "quote for \"{}\" ({}), {}: {} lines, total {} without VAT{}",
-                quote.title,
-                quote.request_type,
-                quote.date,
-                quote.lines.len(),
-                quote.total,
-                if quote.incomplete {
-                    " (some lines are priced by the agency: access beyond the included months or gigabytes)"
-                } else {
-                    ""
+            let written = write_quote(
+                &project_sheet,
+                prices.as_deref(),
+                health_index.as_deref(),
+                QuoteRequest {
+                    date: date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+                    days_analyst,
+                    days_expert,
+                    months_vpn,
+                    months_access,
+                    storage_gb,
+                },
+                &out,
+            );
+            match session.as_mut() {
+                Some(s) => {
+                    let object = s.project.clone().unwrap_or_default();
+                    s.finish("project quote", &object, written)
                 }
-            );
-            println!(
-                "day rates {}: analyst {}, expert {}",
-                quote.rates.year, quote.rates.analyst, quote.rates.expert
-            );
-            for f in files {
-                println!("wrote {}", f.display());
+                None => written,
             }
-            Ok(0)
         }
         ProjectCommand::Workflow { request_type } => {
             print!(
@@ -587,5 +571,51 @@ fn member(at: &Where, id: &str, email: &str) -> Result<u8> {
         "{id}: {} ({}) added as {}",
         m.account.email, m.account.name, m.role
     );
+    Ok(0)
+}
+
+/// Writes the quote of `sheet` into `out` and prints its total.
+fn write_quote(
+    sheet: &ProjectSheet,
+    prices: Option<&Path>,
+    health_index: Option<&Path>,
+    request: QuoteRequest,
+    out: &Path,
+) -> Result<u8> {
+    let prices = match prices {
+        Some(p) => {
+            PriceList::from_toml(&read(p)?).with_context(|| format!("in {}", p.display()))?
+        }
+        None => PriceList::builtin(),
+    };
+    let index = match health_index {
+        Some(p) => {
+            HealthIndex::from_toml(&read(p)?).with_context(|| format!("in {}", p.display()))?
+        }
+        None => HealthIndex::builtin(),
+    };
+    let quote = aim_projects::quote(&prices, &index, sheet, &request)?;
+    let wf = Workflow::builtin();
+    let files = aim_projects::render::write_quote(&quote, &wf, out)?;
+    println!(
+        "quote for \"{}\" ({}), {}: {} lines, total {} without VAT{}",
+        quote.title,
+        quote.request_type,
+        quote.date,
+        quote.lines.len(),
+        quote.total,
+        if quote.incomplete {
+            " (some lines are priced by the agency: access beyond the included months or gigabytes)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "day rates {}: analyst {}, expert {}",
+        quote.rates.year, quote.rates.analyst, quote.rates.expert
+    );
+    for f in files {
+        println!("wrote {}", f.display());
+    }
     Ok(0)
 }
