@@ -267,6 +267,31 @@ fn every_type_from_intake_to_delivery(env: &Env) {
     );
     assert!(q.contains("coded-data"), "{q}");
     assert!(out.join("quote.html").exists() && out.join("quote.xlsx").exists());
+    // A quote the price list refuses (VPN months on an aggregate) is recorded as failed.
+    let o = env.run(
+        R,
+        &[
+            "project",
+            "quote",
+            &sample,
+            "--months-vpn",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = env.run(
+        Role::Administrator,
+        &["audit", "show", "--json", "--last", "1000"],
+    );
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let quoted = |id: &str, outcome: &str| {
+        entries.iter().any(|e| {
+            e["action"] == "project quote" && e["project"] == id && e["outcome"] == outcome
+        })
+    };
+    assert!(quoted(&coded, "done") && quoted(&sample, "failed"));
 }
 
 fn refusals(env: &Env) {
