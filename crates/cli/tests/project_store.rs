@@ -146,7 +146,8 @@ fn walk(env: &Env, kind: &str, requester: Role, steps: &[Step]) -> String {
     id
 }
 
-fn every_type_from_intake_to_delivery(env: &Env) {
+/// Returns the sample request's identifier.
+fn every_type_from_intake_to_delivery(env: &Env) -> String {
     // A sample request: filed by a researcher, the sample committee's favourable opinion
     // recorded by an agency analyst, signed and delivered by a data manager.
     let sample = walk(
@@ -292,6 +293,7 @@ fn every_type_from_intake_to_delivery(env: &Env) {
         })
     };
     assert!(quoted(&coded, "done") && quoted(&sample, "failed"));
+    sample
 }
 
 fn refusals(env: &Env) {
@@ -448,8 +450,38 @@ fn projects_through_the_binary_on_sqlite() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("access.db");
     let env = Env::new(store.to_str().unwrap().to_string(), tmp.path());
-    every_type_from_intake_to_delivery(&env);
+    let sample = every_type_from_intake_to_delivery(&env);
     refusals(&env);
+
+    // A project whose stored state its events do not give is an error everywhere, never
+    // shown as stored nor silently fixed.
+    rusqlite::Connection::open(&store)
+        .unwrap()
+        .execute(
+            "UPDATE projects SET state = 'closed' WHERE id = ?1",
+            [&sample],
+        )
+        .unwrap();
+    for args in [
+        vec!["project", "show", &sample],
+        vec!["project", "move", &sample, "close"],
+    ] {
+        let o = env.run(A, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("the stored state differs from what its events give"),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+    let o = env.run(A, &["project", "list"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("error: {sample}")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 4);
 }
 
 #[test]
