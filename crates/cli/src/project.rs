@@ -74,7 +74,7 @@ pub enum ProjectCommand {
         #[arg(long)]
         note: Option<String>,
         /// The privacy committee's decision number (for `authorise`), e.g. 26/017.
-        #[arg(long = "decision", alias = "decision-number")]
+        #[arg(long = "decision", visible_alias = "decision-number")]
         decision: Option<String>,
     },
     /// Adds an account to a project as a member (the agency, or the project's requester).
