@@ -1,7 +1,8 @@
 //! What each role may do: one table, [`roles_for`], documented in docs/access.md (a test
 //! keeps the two the same).
 
-use crate::{AccessError, Account, Role};
+use crate::{AccessError, Account, ProjectRole, Role};
+use aim_projects::State;
 
 /// Something a command or a page does that not everybody may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,11 +35,28 @@ pub enum Capability {
     ManageAccounts,
     /// Read and verify the audit log (`aim audit`).
     ReadAudit,
+    /// File a request: create a project from its sheet, as its requester (`aim project file`).
+    FileProject,
+    /// Read a project: its sheet, state, history, documents, members, quote (`aim project
+    /// show`, `quote ID`); also the project's own members.
+    ReadProject,
+    /// Act as the requester's side of a project: submit it, withdraw it, attach documents
+    /// (`aim project move ID submit|withdraw`, `add-document`); also the project's own members.
+    ActForProject,
+    /// Move a project through the agency's own steps: the programme managers' review, the
+    /// pre-analysis, the contract, the delivery, the closure (`aim project move`).
+    ReviewProject,
+    /// Record a committee's decision as the agency receives it: the steering committee, the
+    /// sample technical committee (or its silence), the privacy committee's authorisation and
+    /// its number (`aim project move ID approve|approve-by-silence|authorise|refuse`).
+    RecordCommitteeDecision,
+    /// Add members to a project (`aim project member`); also the project's requester.
+    ManageProjectMembers,
 }
 
 impl Capability {
     /// Every capability, in a fixed order.
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 20] = [
         Capability::ReadAtlas,
         Capability::QuerySample,
         Capability::QueryPopulation,
@@ -53,6 +71,12 @@ impl Capability {
         Capability::ReadStatus,
         Capability::ManageAccounts,
         Capability::ReadAudit,
+        Capability::FileProject,
+        Capability::ReadProject,
+        Capability::ActForProject,
+        Capability::ReviewProject,
+        Capability::RecordCommitteeDecision,
+        Capability::ManageProjectMembers,
     ];
 
     /// What it is, as a person says it ("querying the full population with SQL").
@@ -74,6 +98,12 @@ impl Capability {
             Capability::ReadStatus => "seeing what the warehouse holds",
             Capability::ManageAccounts => "managing accounts",
             Capability::ReadAudit => "reading the audit log",
+            Capability::FileProject => "filing a request for data",
+            Capability::ReadProject => "reading a project",
+            Capability::ActForProject => "acting for a project's requester",
+            Capability::ReviewProject => "moving a project through the agency's steps",
+            Capability::RecordCommitteeDecision => "recording a committee's decision on a project",
+            Capability::ManageProjectMembers => "adding members to a project",
         }
     }
 
@@ -98,6 +128,76 @@ pub fn roles_for(capability: Capability) -> Option<&'static [Role]> {
         Ingest | ConfirmCorrection | ImportReference | Build | PublishAtlas => &[DataManager],
         ReadStatus => &[AgencyAnalyst, DataManager],
         ManageAccounts | ReadAudit => &[Administrator],
+        FileProject => &[Researcher, SamplePartner, AgencyAnalyst],
+        ReadProject | ActForProject | ReviewProject => &[AgencyAnalyst, DataManager],
+        RecordCommitteeDecision | ManageProjectMembers => &[AgencyAnalyst],
+    })
+}
+
+/// Who else may do `capability` on one project, beyond the roles of [`roles_for`] (which may
+/// on every project): `Member` — any member of that project, whatever its platform role;
+/// `Requester` — only its requester; `None` — nobody else.
+pub fn members_may(capability: Capability) -> Option<ProjectRole> {
+    match capability {
+        Capability::ReadProject | Capability::ActForProject => Some(ProjectRole::Member),
+        Capability::ManageProjectMembers => Some(ProjectRole::Requester),
+        _ => None,
+    }
+}
+
+/// What moving a project by `action` from `from` needs: the requester's side submits and
+/// withdraws; a committee's decision (from the steering committee, the sample technical
+/// committee or the privacy committee) is recorded by the agency's analysts; every other step
+/// is the agency's (docs/access.md, "Projects"). `from` is `None` when the project is not
+/// known (then `refuse` counts as the programme managers').
+pub fn capability_for_transition(action: &str, from: Option<State>) -> Capability {
+    let committee = matches!(
+        from,
+        Some(State::Steering | State::SampleCommittee | State::Privacy)
+    );
+    match action {
+        "submit" | "withdraw" => Capability::ActForProject,
+        "approve" | "approve-by-silence" | "authorise" => Capability::RecordCommitteeDecision,
+        "refuse" if committee => Capability::RecordCommitteeDecision,
+        _ => Capability::ReviewProject,
+    }
+}
+
+/// May `account` do `capability` on project `project`, where it is `membership` (`None`: not a
+/// member, or no such project)? By role ([`roles_for`]), or by its role in the project
+/// ([`members_may`]). A refusal names both ways; a disabled account is refused.
+pub fn require_for_project(
+    account: &Account,
+    capability: Capability,
+    project: &str,
+    membership: Option<ProjectRole>,
+) -> Result<(), AccessError> {
+    let by_role = require(account, capability);
+    let Err(refusal) = by_role else {
+        return Ok(());
+    };
+    if !account.enabled {
+        return Err(refusal);
+    }
+    let Some(scope) = members_may(capability) else {
+        return Err(refusal);
+    };
+    let ok = matches!(
+        (scope, membership),
+        (ProjectRole::Member, Some(_)) | (ProjectRole::Requester, Some(ProjectRole::Requester))
+    );
+    if ok {
+        return Ok(());
+    }
+    Err(AccessError::RefusedProject {
+        what: capability.describe(),
+        needed: roles_for(capability).unwrap_or_default().to_vec(),
+        member: match scope {
+            ProjectRole::Member => format!("a member of project {project}"),
+            ProjectRole::Requester => format!("the requester of project {project}"),
+        },
+        account: account.to_string(),
+        held: account.roles.iter().copied().collect(),
     })
 }
 
@@ -249,6 +349,88 @@ mod tests {
             Capability::ReleaseSampleTable,
         ] {
             assert!(require(&admin, c).is_err(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn projects_by_role_or_by_membership() {
+        let researcher = account(&[Role::Researcher], true);
+        let e = require_for_project(&researcher, Capability::ReadProject, "P-2026-001", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("reading a project needs one of the roles agency analyst or data manager (or being a member of project P-2026-001)"),
+            "{e}"
+        );
+        assert!(e.contains("has the role(s) researcher"), "{e}");
+        for m in [ProjectRole::Requester, ProjectRole::Member] {
+            require_for_project(&researcher, Capability::ReadProject, "P", Some(m)).unwrap();
+            require_for_project(&researcher, Capability::ActForProject, "P", Some(m)).unwrap();
+            // A member never records a committee's decision or the agency's steps.
+            assert!(
+                require_for_project(&researcher, Capability::ReviewProject, "P", Some(m)).is_err()
+            );
+            assert!(
+                require_for_project(
+                    &researcher,
+                    Capability::RecordCommitteeDecision,
+                    "P",
+                    Some(m)
+                )
+                .is_err()
+            );
+        }
+        let add = Capability::ManageProjectMembers;
+        require_for_project(&researcher, add, "P", Some(ProjectRole::Requester)).unwrap();
+        assert!(require_for_project(&researcher, add, "P", Some(ProjectRole::Member)).is_err());
+        let off = account(&[Role::Researcher], false);
+        let e = require_for_project(
+            &off,
+            Capability::ReadProject,
+            "P",
+            Some(ProjectRole::Member),
+        );
+        assert!(e.unwrap_err().to_string().contains("disabled"));
+        let dm = account(&[Role::DataManager], true);
+        require_for_project(&dm, Capability::ReadProject, "P", None).unwrap();
+        assert!(require_for_project(&dm, Capability::RecordCommitteeDecision, "P", None).is_err());
+    }
+
+    #[test]
+    fn committee_decisions_and_the_requester_steps() {
+        use Capability::*;
+        let cases = [
+            ("submit", Some(State::Intake), ActForProject),
+            ("withdraw", Some(State::Privacy), ActForProject),
+            ("accept", Some(State::Review), ReviewProject),
+            ("refuse", Some(State::Review), ReviewProject),
+            ("refuse", None, ReviewProject),
+            ("refuse", Some(State::Steering), RecordCommitteeDecision),
+            (
+                "refuse",
+                Some(State::SampleCommittee),
+                RecordCommitteeDecision,
+            ),
+            ("refuse", Some(State::Privacy), RecordCommitteeDecision),
+            ("approve", Some(State::Steering), RecordCommitteeDecision),
+            ("approve-by-silence", None, RecordCommitteeDecision),
+            ("authorise", Some(State::Privacy), RecordCommitteeDecision),
+            ("feasible", Some(State::PreAnalysis), ReviewProject),
+            (
+                "declare-impossible",
+                Some(State::PreAnalysis),
+                ReviewProject,
+            ),
+            ("sign", Some(State::Contract), ReviewProject),
+            ("deliver", Some(State::Production), ReviewProject),
+            ("close", Some(State::Delivered), ReviewProject),
+        ];
+        for (action, from, c) in cases {
+            assert_eq!(
+                capability_for_transition(action, from),
+                c,
+                "{action} {from:?}"
+            );
         }
     }
 

@@ -23,6 +23,25 @@ pub enum AccessError {
         /// The roles the account holds.
         held: Vec<Role>,
     },
+    /// The account lacks every role that allows the action on any project, and is not a
+    /// member of this one (or not its requester) either.
+    #[error(
+        "refused: {what} needs {} (or being {member}); the account {account} has {}",
+        needs(needed),
+        holds(held)
+    )]
+    RefusedProject {
+        /// The action, as a person says it.
+        what: &'static str,
+        /// The roles that would allow it on any project.
+        needed: Vec<Role>,
+        /// Who in the project may: `a member of project P-2026-001`, `the requester of …`.
+        member: String,
+        /// Who asked.
+        account: String,
+        /// The roles the account holds.
+        held: Vec<Role>,
+    },
     /// The account exists but is disabled.
     #[error("refused: the account {account} is disabled; an administrator can tell you why")]
     Disabled {
@@ -181,6 +200,9 @@ pub enum StoreError {
         /// The newest this build knows.
         known: i64,
     },
+    /// No such project.
+    #[error("no project '{0}' (`aim project list` shows yours)")]
+    NoProject(String),
     /// No such account.
     #[error("no account '{0}'")]
     NoAccount(String),

@@ -7,11 +7,16 @@
 //! line acts as an account through an API key in a key file ([`key`]). Accounts, keys and the
 //! append-only, hash-chained audit log ([`audit`]) live in a [`Store`]: an embedded SQLite
 //! file by default, PostgreSQL for a multi-user installation, with versioned migrations.
+//! Projects live there too: their sheet, members and events, rebuilt on every read by
+//! replaying the events through `aim_projects::Workflow` ([`Store::project`]); who may file,
+//! read and move one is in the same table of capabilities.
 //!
 //! This crate never:
 //! - stores a password or an API key in clear (an Argon2id hash, a SHA-256 digest);
 //! - grants anything to a disabled account, to an unknown key, or to the public beyond the
 //!   capabilities marked public;
+//! - stores a project's state without the event that leads to it, or returns a stored
+//!   project that its events do not rebuild;
 //! - updates or deletes an audit entry (the tables refuse it, and [`Store::verify_audit`]
 //!   finds the first entry that was edited, deleted or moved);
 //! - reads the warehouse, or knows what a query or a table contains: callers name the action
@@ -23,12 +28,17 @@ pub mod capability;
 mod error;
 pub mod key;
 pub mod password;
+pub mod project;
 mod role;
 pub mod store;
 
 pub use account::{Account, AccountId, NewAccount};
 pub use audit::{AuditEntry, AuditEvent, Outcome, VerifyReport};
-pub use capability::{Capability, Grant, authorize_raw_sample, require};
+pub use capability::{
+    Capability, Grant, authorize_raw_sample, capability_for_transition, require,
+    require_for_project,
+};
 pub use error::{AccessError, StoreError};
+pub use project::{Member, ProjectOpError, ProjectRole};
 pub use role::Role;
 pub use store::{Store, StoreLocation};

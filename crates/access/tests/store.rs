@@ -5,9 +5,10 @@
 use aim_access::audit::Anchor;
 use aim_access::store::LATEST;
 use aim_access::{
-    AccessError, AuditEvent, Capability, NewAccount, Outcome, Role, Store, StoreError,
-    StoreLocation, require,
+    AccessError, AuditEvent, Capability, NewAccount, Outcome, ProjectOpError, ProjectRole, Role,
+    Store, StoreError, StoreLocation, require,
 };
+use aim_projects::{Attempt, ProjectError, ProjectSheet, State, TransitionError};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Makes a fresh, empty store location each call.
@@ -355,6 +356,264 @@ fn concurrent_appends_keep_one_chain(fresh: Fresh) {
     assert_eq!(r.entries, 60);
 }
 
+const SHEET: &str = include_str!("../../../examples/project-sheet.toml");
+
+fn t(day: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+        + chrono::Duration::days(day)
+        + chrono::Duration::nanoseconds(123_456_789)
+}
+
+fn attempt(action: &str, day: i64) -> Attempt {
+    Attempt::new(action, "ignored: the store sets the account", t(day))
+}
+
+fn projects_are_stored_and_replayed(fresh: Fresh) {
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
+    let researcher = s
+        .create_account(&new_account("r@uni.example", &[Role::Researcher]))
+        .unwrap();
+    let analyst = s
+        .create_account(&new_account("a@agency.example", &[Role::AgencyAnalyst]))
+        .unwrap();
+    let sheet = ProjectSheet::from_toml(SHEET).unwrap();
+    let p = s.create_project(sheet.clone(), &researcher, t(0)).unwrap();
+    assert_eq!(p.id(), "P-2026-001");
+    assert_eq!(p.state(), State::Intake);
+    assert_eq!(p.created_by(), "r@uni.example");
+    let second = s.create_project(sheet.clone(), &analyst, t(0)).unwrap();
+    assert_eq!(second.id(), "P-2026-002");
+    let mut bad = sheet.clone();
+    bad.purpose = " ".into();
+    assert!(matches!(
+        s.create_project(bad, &researcher, t(0)),
+        Err(ProjectOpError::Project(_))
+    ));
+    assert_eq!(
+        s.membership("P-2026-001", &researcher).unwrap(),
+        Some(ProjectRole::Requester)
+    );
+    assert_eq!(s.membership("P-2026-001", &analyst).unwrap(), None);
+
+    // The requester submits; the agency moves it; the store keeps every event.
+    let id = "P-2026-001";
+    let e = s
+        .move_project(id, &researcher, attempt("submit", 1))
+        .unwrap_err();
+    assert!(
+        matches!(&e, ProjectOpError::Refused(TransitionError::MissingDocuments { missing, .. }) if missing == &["project_sheet"]),
+        "{e}"
+    );
+    s.add_project_document(id, "project_sheet", "sheet.pdf", &researcher, t(1))
+        .unwrap();
+    let (_, r) = s
+        .move_project(id, &researcher, attempt("submit", 1))
+        .unwrap();
+    assert_eq!((r.from, r.to), (State::Intake, State::Review));
+    assert_eq!(
+        r.actor, "r@uni.example",
+        "the actor is the account, not the attempt's"
+    );
+    s.move_project(id, &analyst, attempt("accept", 2)).unwrap();
+    s.add_project_document(id, "authorisation_request", "req.pdf", &analyst, t(3))
+        .unwrap();
+    s.move_project(id, &analyst, attempt("approve", 4)).unwrap();
+    s.add_project_document(id, "privacy_decision", "delib.pdf", &analyst, t(60))
+        .unwrap();
+    let e = s
+        .move_project(id, &analyst, attempt("authorise", 61))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ProjectOpError::Refused(TransitionError::MissingDecisionNumber { .. })
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        s.project(id).unwrap().state(),
+        State::Privacy,
+        "a refusal stores nothing"
+    );
+    let mut a = attempt("authorise", 61);
+    a.decision_number = Some("26/017".into());
+    a.note = Some("favourable".into());
+    let (moved, _) = s.move_project(id, &analyst, a).unwrap();
+    assert_eq!(moved.state(), State::Contract);
+    assert!(matches!(
+        s.move_project(id, &analyst, attempt("deliver", 62)),
+        Err(ProjectOpError::Refused(TransitionError::WrongState { .. }))
+    ));
+    assert!(matches!(
+        s.add_project_document(id, "passport", "x", &analyst, t(62)),
+        Err(ProjectOpError::Refused(
+            TransitionError::UnknownDocument { .. }
+        ))
+    ));
+    assert!(matches!(
+        s.project("P-2026-999"),
+        Err(ProjectOpError::Store(StoreError::NoProject(_)))
+    ));
+
+    // Read back by another connection: the same project, rebuilt from its events.
+    drop(s);
+    let mut s = Store::open(&loc).unwrap();
+    let back = s.project(id).unwrap();
+    assert_eq!(back, moved);
+    assert_eq!(back.decision_number(), Some("26/017"));
+    assert_eq!(back.history().len(), 4);
+    assert_eq!(back.documents().len(), 3);
+    assert_eq!(back.history()[3].note.as_deref(), Some("favourable"));
+    assert_eq!(
+        s.project_ids().unwrap(),
+        vec!["P-2026-001".to_string(), "P-2026-002".to_string()]
+    );
+
+    // Members: the requester first; an account is in a project once.
+    let m = s
+        .add_project_member(id, "a@agency.example", &researcher)
+        .unwrap();
+    assert_eq!(m.role, ProjectRole::Member);
+    assert!(
+        s.add_project_member(id, "a@agency.example", &researcher)
+            .is_err()
+    );
+    assert!(matches!(
+        s.add_project_member("P-2026-999", "a@agency.example", &researcher),
+        Err(StoreError::NoProject(_))
+    ));
+    let members = s.project_members(id).unwrap();
+    let who: Vec<(&str, ProjectRole)> = members
+        .iter()
+        .map(|m| (m.account.email.as_str(), m.role))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("r@uni.example", ProjectRole::Requester),
+            ("a@agency.example", ProjectRole::Member)
+        ]
+    );
+    assert_eq!(
+        s.projects_of(&analyst).unwrap(),
+        [
+            ("P-2026-001".to_string(), ProjectRole::Member),
+            ("P-2026-002".to_string(), ProjectRole::Requester)
+        ]
+    );
+
+    // A project's events are append-only.
+    let e = raw_sql(&loc, "UPDATE project_events SET decision_number = NULL").unwrap_err();
+    assert!(e.contains("append-only"), "{e}");
+    let e = raw_sql(&loc, "DELETE FROM project_events WHERE seq = 1").unwrap_err();
+    assert!(e.contains("append-only"), "{e}");
+}
+
+fn a_project_that_does_not_replay_is_an_error(fresh: Fresh) {
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
+    let analyst = s
+        .create_account(&new_account("a@agency.example", &[Role::AgencyAnalyst]))
+        .unwrap();
+    let sheet = ProjectSheet::from_toml(SHEET).unwrap();
+    let id = s
+        .create_project(sheet, &analyst, t(0))
+        .unwrap()
+        .id()
+        .to_string();
+    s.add_project_document(&id, "project_sheet", "s.pdf", &analyst, t(1))
+        .unwrap();
+    s.move_project(&id, &analyst, attempt("submit", 2)).unwrap();
+    // A state forged past its events.
+    raw_sql(&loc, "UPDATE projects SET state = 'delivered'").unwrap();
+    let e = s.project(&id).unwrap_err().to_string();
+    assert!(e.contains("the stored state differs"), "{e}");
+    raw_sql(&loc, "UPDATE projects SET state = 'review'").unwrap();
+    s.project(&id).unwrap();
+    // A transition inserted behind the workflow's back (no decision number, no document).
+    raw_sql(
+        &loc,
+        "INSERT INTO project_events (project_id, seq, kind, at, actor, action, from_state, to_state) \
+         VALUES ('P-2026-001', 3, 'transition', '2026-03-05T09:00:00Z', 'a@agency.example', 'accept', 'review', 'steering'); \
+         INSERT INTO project_events (project_id, seq, kind, at, actor, action, from_state, to_state) \
+         VALUES ('P-2026-001', 4, 'transition', '2026-03-06T09:00:00Z', 'a@agency.example', 'approve', 'steering', 'privacy'); \
+         UPDATE projects SET state = 'privacy', entered_at = '2026-03-06T09:00:00Z'",
+    )
+    .unwrap();
+    let e = s.project(&id).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            ProjectOpError::Project(ProjectError::Replay { index: 3, .. })
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("authorisation_request"), "{e}");
+    // Nothing moves a project that does not replay.
+    assert!(
+        s.move_project(&id, &analyst, attempt("withdraw", 10))
+            .is_err()
+    );
+}
+
+fn concurrent_filings_and_moves_are_serialised(fresh: Fresh) {
+    let loc = fresh();
+    let mut s = Store::open(&loc).unwrap();
+    let analyst = s
+        .create_account(&new_account("a@agency.example", &[Role::AgencyAnalyst]))
+        .unwrap();
+    drop(s);
+    // Three processes file at once: three numbers, none lost.
+    let filed: Vec<String> = (0..3)
+        .map(|_| {
+            let (loc, analyst) = (loc.clone(), analyst.clone());
+            std::thread::spawn(move || {
+                let mut s = Store::open(&loc).unwrap();
+                let sheet = ProjectSheet::from_toml(SHEET).unwrap();
+                s.create_project(sheet, &analyst, t(0))
+                    .unwrap()
+                    .id()
+                    .to_string()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let mut ids = filed.clone();
+    ids.sort();
+    assert_eq!(ids, ["P-2026-001", "P-2026-002", "P-2026-003"]);
+    let id = "P-2026-001";
+    let mut s = Store::open(&loc).unwrap();
+    s.add_project_document(id, "project_sheet", "s", &analyst, t(1))
+        .unwrap();
+    s.move_project(id, &analyst, attempt("submit", 2)).unwrap();
+    // Three agents accept the same request at once: one moves it, the others are told it
+    // has moved on; the history has one `accept`.
+    let results: Vec<bool> = (0..3)
+        .map(|_| {
+            let (loc, analyst) = (loc.clone(), analyst.clone());
+            std::thread::spawn(move || {
+                let mut s = Store::open(&loc).unwrap();
+                match s.move_project(id, &analyst, attempt("accept", 3)) {
+                    Ok(_) => true,
+                    Err(ProjectOpError::Refused(TransitionError::WrongState { .. })) => false,
+                    Err(e) => panic!("{e}"),
+                }
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+    let p = s.project(id).unwrap();
+    assert_eq!(p.state(), State::Steering);
+    assert_eq!(p.history().len(), 2);
+}
+
 /// A case of the suite.
 type Case = fn(Fresh);
 
@@ -377,6 +636,18 @@ const SUITE: &[(&str, Case)] = &[
     (
         "concurrent_appends_keep_one_chain",
         concurrent_appends_keep_one_chain,
+    ),
+    (
+        "projects_are_stored_and_replayed",
+        projects_are_stored_and_replayed,
+    ),
+    (
+        "a_project_that_does_not_replay_is_an_error",
+        a_project_that_does_not_replay_is_an_error,
+    ),
+    (
+        "concurrent_filings_and_moves_are_serialised",
+        concurrent_filings_and_moves_are_serialised,
     ),
 ];
 

@@ -3,7 +3,8 @@
 //! every refusal, query and release is written to the audit log.
 
 use aim_access::{
-    AccessError, Account, AuditEvent, Capability, Outcome, Store, StoreLocation, key, require,
+    AccessError, Account, AuditEvent, Capability, Outcome, ProjectRole, Store, StoreLocation, key,
+    require, require_for_project,
 };
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ pub fn store_location(store: Option<&str>, warehouse: Option<&Path>) -> Result<S
 pub struct Session {
     pub store: Store,
     pub account: Account,
+    /// The project the command acts on, recorded with every entry.
+    pub project: Option<String>,
 }
 
 impl Session {
@@ -49,7 +52,7 @@ impl Session {
         self.store
             .append_audit(&AuditEvent {
                 account: Some(self.account.email.clone()),
-                project: None,
+                project: self.project.clone(),
                 action: action.to_string(),
                 object: object.to_string(),
                 outcome,
@@ -94,9 +97,60 @@ pub fn authorize(
         Ok(()) => Ok(Session {
             store,
             account: account.expect("an allowed account"),
+            project: None,
         }),
         Err(refusal) => {
-            refuse(&mut store, account.as_ref(), action, object, &refusal)?;
+            refuse(&mut store, account.as_ref(), None, action, object, &refusal)?;
+            Err(refusal.into())
+        }
+    }
+}
+
+/// Opens the store, identifies the account by its key file and checks what it asks of
+/// project `project`: `capability` is given the account's role in the project (`None`: not a
+/// member, or no such project) and says what is needed (for a move, it depends on the
+/// project's state). The check is by role or by membership (`aim_access::require_for_project`);
+/// a refusal is recorded with the project, and says the same whether or not the project
+/// exists.
+pub fn authorize_project(
+    identity: &Identity,
+    warehouse: Option<&Path>,
+    project: &str,
+    capability: impl FnOnce(&mut Store) -> Capability,
+    action: &str,
+    object: &str,
+) -> Result<Session> {
+    let location = store_location(identity.store.as_deref(), warehouse)?;
+    let mut store = Store::open_existing(&location)?;
+    let who = key::resolve_key_file(identity.key_file.as_deref())
+        .and_then(|path| store.account_by_key_file(&path));
+    let decision = match &who {
+        Ok(account) => {
+            let membership: Option<ProjectRole> = store.membership(project, account)?;
+            let c = capability(&mut store);
+            require_for_project(account, c, project, membership)
+        }
+        Err(_) => Ok(()),
+    };
+    let (account, decision) = match who {
+        Ok(a) => (Some(a), decision),
+        Err(e) => (None, Err(e)),
+    };
+    match decision {
+        Ok(()) => Ok(Session {
+            store,
+            account: account.expect("an allowed account"),
+            project: Some(project.to_string()),
+        }),
+        Err(refusal) => {
+            refuse(
+                &mut store,
+                account.as_ref(),
+                Some(project),
+                action,
+                object,
+                &refusal,
+            )?;
             Err(refusal.into())
         }
     }
@@ -106,6 +160,7 @@ pub fn authorize(
 pub fn refuse(
     store: &mut Store,
     account: Option<&Account>,
+    project: Option<&str>,
     action: &str,
     object: &str,
     refusal: &AccessError,
@@ -113,7 +168,7 @@ pub fn refuse(
     store
         .append_audit(&AuditEvent {
             account: account.map(|a| a.email.clone()),
-            project: None,
+            project: project.map(str::to_string),
             action: action.to_string(),
             object: object.to_string(),
             outcome: Outcome::Refused(refusal.to_string()),

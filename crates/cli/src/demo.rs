@@ -90,6 +90,120 @@ fn record(store: &mut Store, action: &str, object: &str) -> Result<()> {
     Ok(())
 }
 
+/// A demo project: its requester, its sheet, its steps (who, `doc KIND` or an action).
+type Plan<'a> = (
+    &'a aim_access::Account,
+    aim_projects::ProjectSheet,
+    Vec<(&'a aim_access::Account, &'static str)>,
+);
+
+/// A few projects in different states (docs/projects.md), filed and moved by the demo's
+/// accounts through the store (the workflow checks every step), each step in the audit log
+/// with its project: coded data waiting for the privacy committee, a sample request
+/// delivered, a population request at intake. Returns (id, state) of each.
+fn create_projects(store: &mut Store) -> Result<Vec<(String, String)>> {
+    use aim_projects::{Attempt, ProjectSheet};
+    let account = |store: &mut Store, role: Role| {
+        let email = ACCOUNTS
+            .iter()
+            .find(|a| a.0 == role)
+            .expect("one per role")
+            .1;
+        store.account(email)
+    };
+    let researcher = account(store, Role::Researcher)?;
+    let partner = account(store, Role::SamplePartner)?;
+    let analyst = account(store, Role::AgencyAnalyst)?;
+    let manager = account(store, Role::DataManager)?;
+    let example = include_str!("../../../examples/project-sheet.toml");
+    let sheet = |kind: &str, title: &str| {
+        ProjectSheet::from_toml(
+            &example
+                .replace("type = \"coded-data\"", &format!("type = \"{kind}\""))
+                .replace(
+                    "title = \"Antidepressants in nursing homes, 2019–2023\"",
+                    &format!("title = \"{title}\""),
+                ),
+        )
+    };
+    let mut out = Vec::new();
+    let plans: [Plan; 3] = [
+        (
+            &researcher,
+            sheet("coded-data", "Antidepressants in nursing homes, 2019–2023")?,
+            vec![
+                (&researcher, "doc project_sheet"),
+                (&researcher, "submit"),
+                (&analyst, "accept"),
+                (&analyst, "doc authorisation_request"),
+                (&analyst, "approve"),
+            ],
+        ),
+        (
+            &partner,
+            sheet(
+                "sample-aggregate",
+                "GP contacts by age group and region, 2023",
+            )?,
+            vec![
+                (&partner, "doc project_sheet"),
+                (&partner, "submit"),
+                (&analyst, "accept"),
+                (&analyst, "doc ctep_opinion"),
+                (&analyst, "approve"),
+                (&partner, "doc cost_agreement"),
+                (&manager, "sign"),
+                (&manager, "deliver"),
+            ],
+        ),
+        (
+            &researcher,
+            sheet(
+                "population-aggregate",
+                "Insulin users by municipality, 2024",
+            )?,
+            vec![],
+        ),
+    ];
+    for (requester, sheet, steps) in plans {
+        let p = store.create_project(sheet, requester, chrono::Utc::now())?;
+        let id = p.id().to_string();
+        let mut state = p.state();
+        demo_audit(store, requester, &id, "project file", "demo")?;
+        for (who, step) in steps {
+            let now = chrono::Utc::now();
+            if let Some(kind) = step.strip_prefix("doc ") {
+                store.add_project_document(&id, kind, "(demo: no file)", who, now)?;
+                demo_audit(store, who, &id, "project add-document", kind)?;
+            } else {
+                let (moved, _) =
+                    store.move_project(&id, who, Attempt::new(step, &who.email, now))?;
+                state = moved.state();
+                demo_audit(store, who, &id, "project move", step)?;
+            }
+        }
+        out.push((id, state.id().to_string()));
+    }
+    Ok(out)
+}
+
+fn demo_audit(
+    store: &mut Store,
+    who: &aim_access::Account,
+    project: &str,
+    action: &str,
+    object: &str,
+) -> Result<()> {
+    store.append_audit(&AuditEvent {
+        account: Some(who.email.clone()),
+        project: Some(project.to_string()),
+        action: action.into(),
+        object: object.into(),
+        outcome: Outcome::Done,
+    })?;
+    Ok(())
+}
+
 /// Arguments of `aim demo`.
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -143,6 +257,15 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         store.name(),
         args.out.join("accounts.txt").display(),
         args.out.join("keys").display()
+    );
+    let projects = create_projects(&mut store)?;
+    println!(
+        "    projects: {}",
+        projects
+            .iter()
+            .map(|(id, state)| format!("{id} ({state})"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     println!(
@@ -249,6 +372,16 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     println!(
         "  refused:         the same without --sample and the partner's key says which role is missing"
     );
+    let researcher = key(Role::Researcher);
+    let analyst = key(Role::AgencyAnalyst);
+    println!(
+        "  projects:        aim project list --warehouse {wh_arg} {analyst}; aim project show {} --warehouse {wh_arg} {researcher}",
+        projects.first().map(|p| p.0.as_str()).unwrap_or("P-…")
+    );
+    println!(
+        "  move one:        aim project add-document {0} privacy_decision --warehouse {wh_arg} {analyst}; aim project move {0} authorise --decision 26/017 --warehouse {wh_arg} {analyst}",
+        projects.first().map(|p| p.0.as_str()).unwrap_or("P-…")
+    );
     println!(
         "  the audit log:   aim audit show --warehouse {wh_arg} {admin}; aim audit verify --warehouse {wh_arg} {admin}"
     );
@@ -269,4 +402,20 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         args.port,
         &crate::serve::ServeOptions::default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_files_projects_in_three_states() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = super::create_accounts(tmp.path(), tmp.path()).unwrap();
+        let projects = super::create_projects(&mut store).unwrap();
+        let states: Vec<&str> = projects.iter().map(|p| p.1.as_str()).collect();
+        assert_eq!(states, ["privacy", "delivered", "intake"]);
+        for (id, state) in &projects {
+            assert_eq!(store.project(id).unwrap().state().id(), state);
+        }
+        assert!(store.verify_audit(None).unwrap().holds());
+    }
 }

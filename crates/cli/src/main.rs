@@ -209,7 +209,8 @@ enum Command {
         #[command(flatten)]
         options: serve::ServeOptions,
     },
-    /// Data requests as projects: price quotes and the committees' workflow (docs/projects.md).
+    /// Data requests as projects: filing, following and moving them through the committees'
+    /// workflow, price quotes (docs/projects.md).
     Project {
         #[command(subcommand)]
         command: project::ProjectCommand,

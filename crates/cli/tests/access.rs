@@ -159,6 +159,39 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
         ),
         (v(&["audit", "show"]), Capability::ReadAudit),
         (v(&["audit", "verify"]), Capability::ReadAudit),
+        // A project that does not exist: an allowed account is told so, the others are
+        // refused exactly as for a project they are not members of.
+        (
+            v(&["project", "file", "--sheet", &dir]),
+            Capability::FileProject,
+        ),
+        (
+            v(&["project", "show", "P-1999-001"]),
+            Capability::ReadProject,
+        ),
+        (
+            v(&["project", "add-document", "P-1999-001", "project_sheet"]),
+            Capability::ActForProject,
+        ),
+        (
+            v(&["project", "move", "P-1999-001", "accept"]),
+            Capability::ReviewProject,
+        ),
+        (
+            v(&[
+                "project",
+                "move",
+                "P-1999-001",
+                "authorise",
+                "--decision",
+                "26/1",
+            ]),
+            Capability::RecordCommitteeDecision,
+        ),
+        (
+            v(&["project", "member", "P-1999-001", "--add", "x@test.example"]),
+            Capability::ManageProjectMembers,
+        ),
     ]
 }
 

@@ -129,7 +129,7 @@ impl Store {
         }
     }
 
-    fn account_by_id(&mut self, id: AccountId) -> Result<Account, StoreError> {
+    pub(super) fn account_by_id(&mut self, id: AccountId) -> Result<Account, StoreError> {
         self.one_account("id = ?", &[id.0.into()])?
             .ok_or_else(|| StoreError::NoAccount(format!("#{}", id.0)))
     }

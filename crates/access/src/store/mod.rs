@@ -13,6 +13,7 @@ mod accounts;
 mod audit;
 mod conn;
 mod migrations;
+mod projects;
 
 pub use migrations::{LATEST, MIGRATIONS, Migration};
 
