@@ -9,6 +9,7 @@ mod progress;
 mod project;
 mod serve;
 mod table;
+mod vacuum;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -93,6 +94,11 @@ enum Command {
     Reference {
         #[command(subcommand)]
         command: ReferenceCommand,
+    },
+    /// Warehouse maintenance: `aim warehouse vacuum` (docs/vacuum.md).
+    Warehouse {
+        #[command(subcommand)]
+        command: vacuum::WarehouseCommand,
     },
     /// What the warehouse holds: loaded and quarantined deliveries.
     Status {
@@ -605,6 +611,7 @@ fn run(cli: Cli) -> Result<u8> {
             options,
         } => serve::run(&warehouse, reference.as_deref(), &host, port, &options),
         Command::Project { command } => project::run(command),
+        Command::Warehouse { command } => vacuum::run(command),
         Command::Ttp {
             command: TtpCommand::Keygen { out },
         } => {
