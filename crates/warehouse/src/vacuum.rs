@@ -17,7 +17,9 @@
 //! horizon to the latest, whatever the tombstones a checkpoint kept, and every version the
 //! release ledger of the disclosure gate replays); orphans go after a grace period shorter
 //! than the retention, including the staging files (`….parquet#N`) a write killed half-way
-//! leaves, which the object store's listing hides from deltalake; the vacuum log.
+//! leaves, which the object store's listing hides from deltalake; the vacuum log; the table
+//! property `delta.enableExpiredLogCleanup = false` before its first commits, so that the
+//! commits of deltalake's VACUUM do not delete old commit files behind a checkpoint.
 //!
 //! Invariants: it holds the warehouse's writer lock, so no commit is in progress; it never
 //! removes a file listed by a version in force at or after the horizon, nor by a version the
@@ -335,6 +337,40 @@ impl Clock for FixedClock {
     }
 }
 
+/// Sets `delta.enableExpiredLogCleanup = false` on a table that does not have it yet, before
+/// the vacuum commits: deltalake's VACUUM START commit runs the table's default post-commit
+/// hook, which would otherwise delete commit files older than 30 days behind a checkpoint, and
+/// a version without its commit file cannot be read at all (the ledger replays old versions).
+async fn keep_log_whole(
+    table: deltalake::DeltaTable,
+    label: &str,
+) -> Result<deltalake::DeltaTable> {
+    use deltalake::table::config::TablePropertiesExt;
+    let cleans = table
+        .snapshot()
+        .map_err(delta(label))?
+        .table_config()
+        .enable_expired_log_cleanup();
+    if !cleans {
+        return Ok(table);
+    }
+    table
+        .set_tbl_properties()
+        .with_properties(
+            [(
+                "delta.enableExpiredLogCleanup".to_string(),
+                "false".to_string(),
+            )]
+            .into(),
+        )
+        .with_commit_properties(
+            deltalake::kernel::transaction::CommitProperties::default()
+                .with_cleanup_expired_logs(Some(false)),
+        )
+        .await
+        .map_err(delta(label))
+}
+
 /// Commit versions present in the log and their commit times (milliseconds), oldest first.
 fn commit_times(log_dir: &Path) -> Result<BTreeMap<u64, i64>> {
     let mut out = BTreeMap::new();
@@ -526,7 +562,7 @@ async fn vacuum_table(
                     .with_cleanup_expired_logs(Some(false)),
             )
     };
-    let (table, plan) = builder(table, true).await.map_err(delta(label))?;
+    let (mut table, plan) = builder(table, true).await.map_err(delta(label))?;
     // Expired tombstones stay in the log after their files are gone, so later runs plan them
     // again: only files still on disk count.
     let mut planned: BTreeMap<String, u64> = BTreeMap::new();
@@ -540,6 +576,7 @@ async fn vacuum_table(
     let referenced = referenced_by_log(&log_dir, &times)?;
     let superseded = |rel: &str| referenced.as_ref().is_none_or(|r| r.contains(rel));
     if !options.dry_run && !planned.is_empty() {
+        table = keep_log_whole(table, label).await?;
         let (_, metrics) = builder(table, false).await.map_err(delta(label))?;
         for p in metrics.files_deleted {
             let rel = crate::load::percent_decode(&p);

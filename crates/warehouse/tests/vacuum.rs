@@ -248,6 +248,22 @@ async fn vacuum_removes_what_no_version_within_retention_needs_and_nothing_else(
         read_gzss(&wh, Some(v1)).await.is_err(),
         "v1 was superseded before the horizon: its files are gone"
     );
+    // The vacuum's commits cannot clean up the log: the whole log stays, from version 0.
+    {
+        use deltalake::table::config::TablePropertiesExt;
+        let t = tables::open(&wh, "gzss").await.unwrap().unwrap();
+        assert!(
+            !t.snapshot()
+                .unwrap()
+                .table_config()
+                .enable_expired_log_cleanup()
+        );
+        assert!(
+            gzss_dir
+                .join("_delta_log/00000000000000000000.json")
+                .exists()
+        );
+    }
     // The population and reference tables had nothing to remove.
     assert!(
         done.tables
