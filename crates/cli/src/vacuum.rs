@@ -87,7 +87,7 @@ pub fn run(command: WarehouseCommand) -> Result<u8> {
     );
     println!(
         "{:<24} {:>7} {:>14} {:>9} {:>9}  kept for the ledger",
-        "table", "files", "bytes", "orphans", "version"
+        "table", "files", "bytes", "orphans", "kept from"
     );
     for t in &summary.tables {
         let orphans = t
@@ -101,7 +101,7 @@ pub fn run(command: WarehouseCommand) -> Result<u8> {
             t.files,
             t.bytes,
             orphans,
-            format!("{}+", t.horizon_version),
+            format!("v{}", t.horizon_version),
             if t.ledger_versions.is_empty() {
                 "-".to_string()
             } else {
@@ -119,8 +119,10 @@ pub fn run(command: WarehouseCommand) -> Result<u8> {
         summary.files(),
         summary.bytes()
     );
-    if let Some(log) = &summary.log {
-        println!("logged in {}", log.display());
+    match &summary.log {
+        Some(log) if summary.files() > 0 => println!("logged in {}", log.display()),
+        Some(_) => println!("nothing to remove"),
+        None => {}
     }
     Ok(0)
 }
