@@ -434,7 +434,9 @@ fn referenced_by_log(
                     .and_then(|x| x.get("path"))
                     .and_then(|p| p.as_str())
                 {
+                    // Both spellings: a file named either way on disk is referenced.
                     out.insert(crate::load::percent_decode(p));
+                    out.insert(p.to_string());
                 }
             }
         }
