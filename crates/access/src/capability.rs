@@ -29,6 +29,8 @@ pub enum Capability {
     Build,
     /// Compute the Atlas that the public reads (`aim atlas build`).
     PublishAtlas,
+    /// Remove the warehouse's files that no readable version needs (`aim warehouse vacuum`).
+    MaintainWarehouse,
     /// See what the warehouse holds: deliveries, quarantine, derived years (`aim status`).
     ReadStatus,
     /// Create, list and disable accounts, issue keys (`aim account`).
@@ -56,7 +58,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in a fixed order.
-    pub const ALL: [Capability; 20] = [
+    pub const ALL: [Capability; 21] = [
         Capability::ReadAtlas,
         Capability::QuerySample,
         Capability::QueryPopulation,
@@ -68,6 +70,7 @@ impl Capability {
         Capability::ImportReference,
         Capability::Build,
         Capability::PublishAtlas,
+        Capability::MaintainWarehouse,
         Capability::ReadStatus,
         Capability::ManageAccounts,
         Capability::ReadAudit,
@@ -95,6 +98,7 @@ impl Capability {
             Capability::ImportReference => "importing reference tables",
             Capability::Build => "deriving stays, PATI and the sample",
             Capability::PublishAtlas => "computing the public Atlas",
+            Capability::MaintainWarehouse => "removing the warehouse's unneeded files (vacuum)",
             Capability::ReadStatus => "seeing what the warehouse holds",
             Capability::ManageAccounts => "managing accounts",
             Capability::ReadAudit => "reading the audit log",
@@ -125,7 +129,9 @@ pub fn roles_for(capability: Capability) -> Option<&'static [Role]> {
         ReleaseSampleTable => &[SamplePartner, AgencyAnalyst, DataManager],
         ReleasePopulationTable => &[AgencyAnalyst, DataManager],
         RawSampleTable => &[SamplePartner, AgencyAnalyst, DataManager],
-        Ingest | ConfirmCorrection | ImportReference | Build | PublishAtlas => &[DataManager],
+        Ingest | ConfirmCorrection | ImportReference | Build | PublishAtlas | MaintainWarehouse => {
+            &[DataManager]
+        }
         ReadStatus => &[AgencyAnalyst, DataManager],
         ManageAccounts | ReadAudit => &[Administrator],
         FileProject => &[Researcher, SamplePartner, AgencyAnalyst],

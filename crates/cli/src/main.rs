@@ -14,6 +14,7 @@ mod progress;
 mod project;
 mod serve;
 mod table;
+mod vacuum;
 
 use access::{Identity, authorize};
 use aim_access::{Capability, Outcome};
@@ -102,6 +103,11 @@ enum Command {
     Reference {
         #[command(subcommand)]
         command: ReferenceCommand,
+    },
+    /// Warehouse maintenance: `aim warehouse vacuum` (docs/vacuum.md).
+    Warehouse {
+        #[command(subcommand)]
+        command: vacuum::WarehouseCommand,
     },
     /// What the warehouse holds: loaded and quarantined deliveries.
     Status {
@@ -395,8 +401,13 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AIM_LOG")
-                // The Delta kernel logs as errors conditions that aim reports itself.
-                .unwrap_or_else(|_| "warn,buoyant_kernel=off,buoyant_kernel_engine=off".into()),
+                // The Delta kernel logs as errors conditions that aim reports itself; deltalake's
+                // vacuum warns that its keep-versions option is experimental (aim relies on it
+                // and tests it: docs/vacuum.md).
+                .unwrap_or_else(|_| {
+                    "warn,buoyant_kernel=off,buoyant_kernel_engine=off,deltalake_core::operations::vacuum=error"
+                        .into()
+                }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -747,6 +758,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Project { command } => project::run(command),
         Command::Account { command } => accounts::run_account(command),
         Command::Audit { command } => accounts::run_audit(command),
+        Command::Warehouse { command } => vacuum::run(command),
         Command::Ttp {
             command: TtpCommand::Keygen { out },
         } => {

@@ -126,6 +126,10 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
             v(&["atlas", "build", "--warehouse", &w]),
             Capability::PublishAtlas,
         ),
+        (
+            v(&["warehouse", "vacuum", "--warehouse", &w, "--dry-run"]),
+            Capability::MaintainWarehouse,
+        ),
         (v(&["status", "--warehouse", &w]), Capability::ReadStatus),
         (v(&["account", "list"]), Capability::ManageAccounts),
         (

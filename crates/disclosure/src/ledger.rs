@@ -110,7 +110,7 @@ pub fn digest(table: &Table) -> String {
 /// Every entry of the ledger, whoever asked (none when the ledger does not exist yet): anything
 /// released may be shared, so a new release is audited against all of them.
 pub fn entries(wh: &Warehouse) -> Result<Vec<Entry>, DisclosureError> {
-    let path = wh.root().join("releases").join("ledger.jsonl");
+    let path = wh.ledger_path();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

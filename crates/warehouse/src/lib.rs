@@ -10,6 +10,7 @@
 //! ├── archive/<delivery>/   the original files of every accepted delivery, with checksums
 //! ├── quarantine/<delivery>/ rejected deliveries, with the reason
 //! ├── qc/<delivery>/        QC report (JSON, HTML) and feedback file for the insurer
+//! ├── logs/vacuum.jsonl     what `aim warehouse vacuum` removed
 //! └── .aim.lock             held by the process that writes
 //! ```
 //!
@@ -25,6 +26,7 @@ pub mod lock;
 pub mod query;
 pub mod reference;
 pub mod tables;
+pub mod vacuum;
 
 use std::path::{Path, PathBuf};
 
@@ -85,6 +87,22 @@ pub enum WarehouseError {
     /// `aim confirm` named a delivery that is not a held correction.
     #[error("{0}")]
     NotHeld(String),
+    /// `aim warehouse vacuum` refused to run (its options, or what it found).
+    #[error("vacuum: {0}")]
+    Vacuum(String),
+    /// The release ledger cannot be read, so vacuum cannot tell which versions to keep.
+    #[error(
+        "the release ledger {} is damaged at line {line} ({source}): vacuum cannot tell which table versions earlier releases need, so it removes nothing; repair the ledger first",
+        path.display()
+    )]
+    Ledger {
+        /// The ledger file.
+        path: PathBuf,
+        /// The line (from 1).
+        line: usize,
+        /// Why it does not parse.
+        source: serde_json::Error,
+    },
 }
 
 /// Result alias.
@@ -160,6 +178,12 @@ impl Warehouse {
     /// Folder of a Delta table.
     pub fn table_dir(&self, name: &str) -> PathBuf {
         self.root.join("tables").join(name)
+    }
+
+    /// The release ledger of the disclosure gate (`WH/releases/ledger.jsonl`): the gate
+    /// appends to it; `vacuum` keeps every table version it references readable.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.root.join("releases").join("ledger.jsonl")
     }
 
     /// Folder of a delivery's QC outputs.

@@ -180,8 +180,11 @@ pub async fn commit(
     };
     let mut actions: Vec<Action> = removes;
     actions.extend(adds.into_iter().map(Action::Add));
-    let props =
-        CommitProperties::default().with_metadata([(APP_METADATA_KEY.to_string(), metadata)]);
+    // Never clean up the log behind a checkpoint (deltalake does so by default for commits
+    // older than 30 days): the gate replays earlier releases by time travel to any version.
+    let props = CommitProperties::default()
+        .with_metadata([(APP_METADATA_KEY.to_string(), metadata)])
+        .with_cleanup_expired_logs(Some(false));
     let finalized = CommitBuilder::from(props)
         .with_actions(actions)
         .build(Some(snapshot), table.log_store(), operation)
