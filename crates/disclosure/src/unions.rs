@@ -164,9 +164,7 @@ impl GroupLp {
         let (p, vars) = self.problem(dir, weights, capped, zero, t);
         match p.solve() {
             Ok(o) => {
-                let sol = o
-                    .into_solution()
-                    .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?;
+                let sol = solution(o)?;
                 Ok(Lp::Solved(vars.iter().map(|v| sol.var_value(*v)).collect()))
             }
             Err(microlp::Error::Unbounded) => Ok(Lp::Unbounded),
@@ -213,6 +211,12 @@ impl GroupLp {
     }
 }
 
+/// The solution of a solve that ended (an interrupted one is an audit error).
+fn solution(o: microlp::SolveOutcome) -> Result<microlp::Solution, DisclosureError> {
+    o.into_solution()
+        .map_err(|e| DisclosureError::Audit(format!("{e:?}")))
+}
+
 /// The whole group's LP minimising the sum of the small unknowns searched, solved once: each
 /// union is emptied by fixing its unknowns at 0 from this solution (a few dual simplex steps
 /// instead of a new solve).
@@ -226,9 +230,7 @@ impl Warm {
         let w: Vec<(usize, f64)> = small.iter().map(|&g| (g, 1.0)).collect();
         let (p, vars) = whole.problem(Minimize, &w, &[], &[], t);
         let root = match p.solve() {
-            Ok(o) => o
-                .into_solution()
-                .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?,
+            Ok(o) => solution(o)?,
             Err(microlp::Error::Infeasible | microlp::Error::Unbounded) => {
                 return Err(DisclosureError::Audit(
                     "the released counts contradict each other".into(),
@@ -245,9 +247,7 @@ impl Warm {
         let mut sol = self.root.clone();
         for &g in zero {
             sol = match sol.fix_var(self.vars[g], 0.0) {
-                Ok(o) => o
-                    .into_solution()
-                    .map_err(|e| DisclosureError::Audit(format!("{e:?}")))?,
+                Ok(o) => solution(o)?,
                 Err(microlp::Error::Infeasible) => return Ok(None),
                 Err(e) => return Err(DisclosureError::Audit(e.to_string())),
             };
@@ -483,12 +483,22 @@ impl Space {
         Ok(small)
     }
 
-    /// Whether a solution already found carries the sum of `members` to `t`: then neither
-    /// they nor any union holding them are pinned.
-    fn reaches_t(&self, members: &[usize]) -> bool {
+    /// Per solution found carrying small unknowns high, the sum of `members` in it.
+    fn high_sums(&self, members: &[usize]) -> Vec<f64> {
         self.high
             .iter()
-            .any(|x| members.iter().map(|&g| x[g]).sum::<f64>() >= self.t - EPS)
+            .map(|x| members.iter().map(|&g| x[g]).sum())
+            .collect()
+    }
+
+    /// Whether a solution already found carries the union of members summing to `sums` (from
+    /// [`Space::high_sums`]) and unknown `g` to `t`: then neither they nor any union holding
+    /// them are pinned.
+    fn reaches_t(&self, sums: &[f64], g: usize) -> bool {
+        self.high
+            .iter()
+            .zip(sums)
+            .any(|(x, s)| s + x[g] >= self.t - EPS)
     }
 
     /// A solution (group numbering) holding the unknowns of `zero` at 0 and with the sum of
@@ -674,20 +684,15 @@ pub(crate) fn pinned_unions(
         let mut seen: Vec<Vec<f64>> = Vec::new();
         let mut reused = 0usize;
         while let Some(node) = stack.pop() {
+            let member_atoms: Vec<usize> = node.members.iter().map(|&m| at[m]).collect();
+            let sums = space.high_sums(&member_atoms);
             let branch: Vec<usize> = (0..at.len())
                 .filter(|&i| {
                     node.witness[at[i]] > EPS
                         && !node.members.contains(&i)
                         && !node.forbidden.contains(&i)
                         && node.count + count_of[&at[i]] < t
-                        && !space.reaches_t(
-                            &node
-                                .members
-                                .iter()
-                                .chain(std::iter::once(&i))
-                                .map(|&m| at[m])
-                                .collect::<Vec<usize>>(),
-                        )
+                        && !space.reaches_t(&sums, at[i])
                 })
                 .collect();
             for (j, &b) in branch.iter().enumerate() {
