@@ -17,27 +17,59 @@ def run_aim(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([aim_bin(), *args], capture_output=True, text=True, check=False)
 
 
+# The steps of each request type from intake to production (docs/projects.md), taken by
+# the agency analyst who filed it: each document, then the action that needs it.
+TO_PRODUCTION = {
+    "population-aggregate": ["doc project_sheet", "submit", "doc cost_agreement", "accept",
+                             "doc methodology", "feasible", "sign"],
+    "sample-aggregate": ["doc project_sheet", "submit", "accept", "doc ctep_opinion", "approve",
+                         "doc cost_agreement", "sign"],
+}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def accounts(tmp_path_factory):
-    """An accounts store (docs/access.md) with the first administrator and a data manager,
-    made with the real `aim account` commands; every later `aim` run acts as the data
-    manager (AIM_STORE, AIM_KEY_FILE in the environment)."""
+    """An accounts store (docs/access.md) with the first administrator, a data manager and an
+    agency analyst, and a population and a sample request taken to production by the analyst
+    (the data manager their member), all made with the real `aim account` and `aim project`
+    commands. Every later `aim` run acts as the data manager (AIM_STORE, AIM_KEY_FILE in the
+    environment); a table is released for a project (`aim table --project`): `projects` maps
+    `population` and `sample` to their identifiers."""
     root = tmp_path_factory.mktemp("accounts")
     store, admin, manager = root / "access.db", root / "administrator.key", root / "data-manager.key"
+    analyst = root / "agency-analyst.key"
     env = {k: v for k, v in os.environ.items() if k not in ("AIM_STORE", "AIM_KEY_FILE")}
 
-    def run(*args: str) -> None:
+    def run(*args: str) -> str:
         r = subprocess.run([aim_bin(), *args], capture_output=True, text=True, env=env, check=False)
         assert r.returncode == 0, f"aim {' '.join(args)}: {r.stdout}{r.stderr}"
+        return r.stdout
 
     run("account", "init", "--store", str(store), "--email", "admin@test.example",
         "--name", "Test Administrator", "--organisation", "tests", "--key-out", str(admin))
-    run("account", "add", "--store", str(store), "--key-file", str(admin),
-        "--email", "data.manager@test.example", "--name", "Test Data Manager",
-        "--organisation", "tests", "--role", "data-manager", "--key-out", str(manager))
+    for email, name, role, key in [
+        ("data.manager@test.example", "Test Data Manager", "data-manager", manager),
+        ("analyst@test.example", "Test Analyst", "agency-analyst", analyst),
+    ]:
+        run("account", "add", "--store", str(store), "--key-file", str(admin), "--email", email,
+            "--name", name, "--organisation", "tests", "--role", role, "--key-out", str(key))
+    as_analyst = ["--store", str(store), "--key-file", str(analyst)]
+    example = (REPO / "examples" / "project-sheet.toml").read_text()
+    projects = {}
+    for kind, steps in TO_PRODUCTION.items():
+        sheet = root / f"{kind}.toml"
+        sheet.write_text(example.replace('type = "coded-data"', f'type = "{kind}"'))
+        pid = run("project", "file", *as_analyst, "--sheet", str(sheet)).strip()
+        for step in steps:
+            if step.startswith("doc "):
+                run("project", "add-document", *as_analyst, pid, step[4:])
+            else:
+                run("project", "move", *as_analyst, pid, step)
+        run("project", "member", *as_analyst, pid, "--add", "data.manager@test.example")
+        projects[kind.split("-")[0]] = pid
     os.environ["AIM_STORE"] = str(store)
     os.environ["AIM_KEY_FILE"] = str(manager)
-    yield {"store": store, "administrator": admin, "data-manager": manager}
+    yield {"store": store, "administrator": admin, "data-manager": manager, "projects": projects}
 
 
 @pytest.fixture(scope="session")

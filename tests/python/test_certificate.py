@@ -363,7 +363,7 @@ def truth(wh, source: str) -> dict[tuple[Node, ...], int]:
 
 
 @pytest.fixture(scope="module")
-def releases(built_derived, tmp_path_factory):
+def releases(built_derived, accounts, tmp_path_factory):
     """The release of the request on the population and on the sample, with the truth."""
     root = tmp_path_factory.mktemp("certificate")
     out = {}
@@ -378,8 +378,8 @@ def releases(built_derived, tmp_path_factory):
         spec = root / f"{source}.toml"
         spec.write_text(request(f"certificate-test-{source}"))
         csv_path = root / f"{source}.csv"
-        r = run_aim("table", "--warehouse", str(wh), "--spec", str(spec), "--source", source,
-                    "--out", str(csv_path))
+        r = run_aim("table", "--project", accounts["projects"][source], "--warehouse", str(wh),
+                    "--spec", str(spec), "--source", source, "--out", str(csv_path))
         assert r.returncode == 0, r.stdout + r.stderr
         meta = json.loads((root / f"{source}.csv.meta.json").read_text())
         out[source] = (csv_path.read_text(), meta, truth(wh, source))
@@ -583,7 +583,7 @@ def verify_amounts(csv_text: str, meta: dict) -> list[str]:
     return problems
 
 
-def test_amounts_one_person_dominates_are_hidden_and_certified(built_derived, tmp_path):
+def test_amounts_one_person_dominates_are_hidden_and_certified(built_derived, accounts, tmp_path):
     """One person's spending made to dominate their cells: those sums are hidden, and their
     protection is re-verified independently from the release."""
     wh = built_derived["warehouse"]
@@ -602,8 +602,8 @@ WHERE p.year = 2024
         '[[dimension]]\nname = "sex"\nlevels = ["sex"]\ntotal = "all"\n'
         '[[measure]]\ncolumn = "spending"\nstatistics = ["sum"]\n')
     out = tmp_path / "spending.csv"
-    r = run_aim("table", "--warehouse", str(wh), "--spec", str(spec), "--source", "population",
-                "--out", str(out))
+    r = run_aim("table", "--project", accounts["projects"]["population"], "--warehouse", str(wh),
+                "--spec", str(spec), "--source", "population", "--out", str(out))
     assert r.returncode == 0, r.stdout + r.stderr
     meta = json.loads((tmp_path / "spending.csv.meta.json").read_text())
     text = out.read_text()

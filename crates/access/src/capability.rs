@@ -2,7 +2,8 @@
 //! keeps the two the same).
 
 use crate::{AccessError, Account, ProjectRole, Role};
-use aim_projects::State;
+use aim_projects::{Flag, Project, RequestType, State};
+use std::collections::BTreeSet;
 
 /// Something a command or a page does that not everybody may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -230,13 +231,16 @@ pub fn require(account: &Account, capability: Capability) -> Result<(), AccessEr
     }
 }
 
-/// Proof that an account was allowed one capability: only this crate makes one, so a
-/// function that takes a `Grant` cannot be reached without the check.
+/// Proof that an account was allowed to take results out for one project: only this crate
+/// makes one ([`authorize_release`]), so a function that takes a `Grant` cannot be reached
+/// without the check.
 #[derive(Debug, Clone)]
 pub struct Grant {
     capability: Capability,
     email: String,
     name: String,
+    project: String,
+    organisation: String,
 }
 
 impl Grant {
@@ -252,19 +256,83 @@ impl Grant {
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The project the results are for.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+    /// The requester organisation of the project (from its sheet).
+    pub fn organisation(&self) -> &str {
+        &self.organisation
+    }
 }
 
-/// Raw, unsuppressed results on the permanent sample ([`Capability::RawSampleTable`]).
-///
-/// This is the seam where projects come in: the next step gives it the project the table
-/// is for and grants only when that project is approved and `account` is its member
-/// (docs/access.md, "Next: projects").
-pub fn authorize_raw_sample(account: &Account) -> Result<Grant, AccessError> {
-    require(account, Capability::RawSampleTable)?;
+/// The releases a type of request covers: `Ok` when `capability` (a table on the sample,
+/// on the population, or a raw table of the sample) may be released for a project of this
+/// type and these flags, else why not (seed 003 §2.2–§2.4).
+pub fn release_covered(
+    capability: Capability,
+    request_type: RequestType,
+    flags: &BTreeSet<Flag>,
+) -> Result<(), &'static str> {
+    use RequestType::*;
+    match (capability, request_type) {
+        (Capability::ReleaseSampleTable, SampleAggregate | AgencyStudy) => Ok(()),
+        (Capability::ReleaseSampleTable, _) => {
+            Err("tables on the sample are for 'sample-aggregate' requests and the agency's studies")
+        }
+        (Capability::ReleasePopulationTable, PopulationAggregate | AgencyStudy) => Ok(()),
+        (Capability::ReleasePopulationTable, _) => Err(
+            "tables on the whole population are for 'population-aggregate' requests and the agency's studies",
+        ),
+        (Capability::RawSampleTable, SampleAggregate) if flags.contains(&Flag::EpsPartner) => {
+            Ok(())
+        }
+        (Capability::RawSampleTable, _) => Err(
+            "raw sample results are only for a sample partner's own 'sample-aggregate' request (the sheet's eps_partner flag)",
+        ),
+        _ => Err("it is not a release of results"),
+    }
+}
+
+/// May `account` take results out for `project` (its role in the project: `membership`)?
+/// Yes when the account holds a role that allows `capability` (a table on the sample, on
+/// the population, or a raw sample table), is a member of the project, the project is
+/// preparing its delivery (state `production`: reviewed, approved by its committees,
+/// authorised where needed and under contract) and its type covers this kind of result
+/// ([`release_covered`]). Every refusal says which of these is missing.
+pub fn authorize_release(
+    account: &Account,
+    capability: Capability,
+    project: &Project,
+    membership: Option<ProjectRole>,
+) -> Result<Grant, AccessError> {
+    require(account, capability)?;
+    if membership.is_none() {
+        return Err(AccessError::NotProjectMember {
+            what: capability.describe(),
+            project: project.id().to_string(),
+            account: account.email.clone(),
+        });
+    }
+    if project.state() != State::Production {
+        return Err(AccessError::ProjectNotInProduction {
+            project: project.id().to_string(),
+            state: project.state().id().to_string(),
+        });
+    }
+    release_covered(capability, project.request_type(), &project.flags()).map_err(|why| {
+        AccessError::NotForThisProject {
+            project: project.id().to_string(),
+            request_type: project.request_type().id(),
+            why,
+        }
+    })?;
     Ok(Grant {
-        capability: Capability::RawSampleTable,
+        capability,
         email: account.email.clone(),
         name: account.name.clone(),
+        project: project.id().to_string(),
+        organisation: project.sheet().organisation.clone(),
     })
 }
 
@@ -441,11 +509,57 @@ mod tests {
     }
 
     #[test]
-    fn a_grant_carries_its_capability() {
-        let g = authorize_raw_sample(&account(&[Role::SamplePartner], true)).unwrap();
+    fn a_grant_carries_its_capability_project_and_organisation() {
+        use aim_projects::{Project, ProjectSheet, Workflow};
+        let mut sheet =
+            ProjectSheet::from_toml(include_str!("../../../examples/project-sheet.toml")).unwrap();
+        sheet.request_type = RequestType::SampleAggregate;
+        sheet.eps_partner = true;
+        let now = chrono::Utc::now();
+        let mut p = Project::new("P-2026-007", sheet, "r@example.be", now).unwrap();
+        p.advance(
+            &Workflow::builtin(),
+            State::Production,
+            "r@example.be",
+            "ref",
+            "-",
+            now,
+        )
+        .unwrap();
+        let partner = account(&[Role::SamplePartner], true);
+        let g = authorize_release(
+            &partner,
+            Capability::RawSampleTable,
+            &p,
+            Some(ProjectRole::Requester),
+        )
+        .unwrap();
         assert_eq!(g.capability(), Capability::RawSampleTable);
         assert_eq!(g.email(), "a.peeters@example.be");
-        assert!(authorize_raw_sample(&account(&[Role::ControlServices], true)).is_err());
+        assert_eq!(g.project(), "P-2026-007");
+        assert_eq!(
+            g.organisation(),
+            "Ghent University, Department of Public Health"
+        );
+        let refusal = authorize_release(
+            &account(&[Role::ControlServices], true),
+            Capability::RawSampleTable,
+            &p,
+            Some(ProjectRole::Member),
+        )
+        .unwrap_err();
+        assert!(
+            refusal.to_string().contains("needs one of the roles"),
+            "{refusal}"
+        );
+        let refusal =
+            authorize_release(&partner, Capability::RawSampleTable, &p, None).unwrap_err();
+        assert!(
+            refusal
+                .to_string()
+                .contains("for project P-2026-007 is for its members only"),
+            "{refusal}"
+        );
     }
 
     proptest! {
@@ -469,6 +583,71 @@ mod tests {
                         needed.iter().map(|r| r.as_str().to_string()).collect();
                     prop_assert_eq!(&needed, &documented);
                 }
+            }
+        }
+
+        /// A release is granted exactly to an enabled account with a role for it, member of
+        /// the project, the project in production, its type covering the result (seed 003
+        /// §2.2–§2.4: tables on the sample for sample requests, on the population for
+        /// population requests, both for the agency's studies, raw sample results only for a
+        /// sample partner's own sample request; never for coded data).
+        #[test]
+        fn a_release_needs_role_membership_production_and_a_covering_type(
+            mask in 0u8..64,
+            enabled: bool,
+            member in 0u8..3,
+            kind in 0usize..4,
+            flag_mask in 0u8..8,
+            step in 0usize..12,
+            which in 0usize..3,
+        ) {
+            use aim_projects::{Project, ProjectSheet, Workflow};
+            let roles: Vec<Role> = Role::ALL
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, r)| r)
+                .collect();
+            let a = account(&roles, enabled);
+            let membership = [None, Some(ProjectRole::Requester), Some(ProjectRole::Member)]
+                [member as usize];
+            let request_type = RequestType::ALL[kind];
+            let mut sheet =
+                ProjectSheet::from_toml(include_str!("../../../examples/project-sheet.toml"))
+                    .unwrap();
+            sheet.request_type = request_type;
+            sheet.linked_sources = if flag_mask & 1 != 0 { vec!["registry".into()] } else { vec![] };
+            sheet.complex = flag_mask & 2 != 0;
+            sheet.eps_partner = flag_mask & 4 != 0;
+            let flags = sheet.flags();
+            let wf = Workflow::builtin();
+            let path = wf.main_path(request_type, &flags);
+            let now = chrono::Utc::now();
+            let mut p = Project::new("P-2026-001", sheet, "r@example.be", now).unwrap();
+            if let Some(tr) = path.get(step) {
+                p.advance(&wf, tr.to, "r@example.be", "ref", "DEC/1", now).unwrap();
+            }
+            let capability = [
+                Capability::ReleaseSampleTable,
+                Capability::ReleasePopulationTable,
+                Capability::RawSampleTable,
+            ][which];
+            let role_ok = enabled && roles_for(capability).unwrap().iter().any(|r| roles.contains(r));
+            let covered = match (capability, request_type) {
+                (Capability::ReleaseSampleTable, RequestType::SampleAggregate | RequestType::AgencyStudy) => true,
+                (Capability::ReleasePopulationTable, RequestType::PopulationAggregate | RequestType::AgencyStudy) => true,
+                (Capability::RawSampleTable, RequestType::SampleAggregate) => flags.contains(&Flag::EpsPartner),
+                _ => false,
+            };
+            let expected = role_ok && membership.is_some() && p.state() == State::Production && covered;
+            match authorize_release(&a, capability, &p, membership) {
+                Ok(g) => {
+                    prop_assert!(expected, "granted {:?} {:?} {:?} {:?}", capability, roles, membership, p.state());
+                    prop_assert_eq!(g.project(), "P-2026-001");
+                    prop_assert_eq!(g.capability(), capability);
+                    prop_assert_eq!(g.email(), a.email.as_str());
+                }
+                Err(e) => prop_assert!(!expected, "refused: {}", e),
             }
         }
     }

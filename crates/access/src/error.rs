@@ -42,6 +42,38 @@ pub enum AccessError {
         /// The roles the account holds.
         held: Vec<Role>,
     },
+    /// A release for a project the account is not a member of.
+    #[error(
+        "refused: {what} for project {project} is for its members only; the account {account} is not one (its requester can add you: `aim project member {project} --add {account}`)"
+    )]
+    NotProjectMember {
+        /// The action, as a person says it.
+        what: &'static str,
+        /// The project named.
+        project: String,
+        /// Who asked.
+        account: String,
+    },
+    /// A release for a project that is not preparing its delivery.
+    #[error(
+        "refused: project {project} is in the state '{state}'; results leave for a project only while its delivery is prepared ('production', after its approvals and contract)"
+    )]
+    ProjectNotInProduction {
+        /// The project.
+        project: String,
+        /// Its current state.
+        state: String,
+    },
+    /// A release the project's type does not cover.
+    #[error("refused: project {project} is a '{request_type}' request: {why}")]
+    NotForThisProject {
+        /// The project.
+        project: String,
+        /// Its request type.
+        request_type: &'static str,
+        /// What it covers instead.
+        why: &'static str,
+    },
     /// The account exists but is disabled.
     #[error("refused: the account {account} is disabled; an administrator can tell you why")]
     Disabled {

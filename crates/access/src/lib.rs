@@ -35,7 +35,7 @@ pub mod store;
 pub use account::{Account, AccountId, NewAccount};
 pub use audit::{AuditEntry, AuditEvent, Outcome, VerifyReport};
 pub use capability::{
-    Capability, Grant, authorize_raw_sample, capability_for_transition, require,
+    Capability, Grant, authorize_release, capability_for_transition, release_covered, require,
     require_for_project,
 };
 pub use error::{AccessError, StoreError};

@@ -3,8 +3,8 @@
 //! every refusal, query and release is written to the audit log.
 
 use aim_access::{
-    AccessError, Account, AuditEvent, Capability, Outcome, ProjectRole, Store, StoreLocation, key,
-    require, require_for_project,
+    AccessError, Account, AuditEvent, Capability, Grant, Outcome, ProjectRole, Store,
+    StoreLocation, key, require, require_for_project,
 };
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -142,6 +142,63 @@ pub fn authorize_project(
             account: account.expect("an allowed account"),
             project: Some(project.to_string()),
         }),
+        Err(refusal) => {
+            refuse(
+                &mut store,
+                account.as_ref(),
+                Some(project),
+                action,
+                object,
+                &refusal,
+            )?;
+            Err(refusal.into())
+        }
+    }
+}
+
+/// Opens the store, identifies the account by its key file and checks that it may take
+/// results out for `project` (`aim_access::authorize_release`: the role for `capability`, a
+/// member of the project, the project in production, its type covering the result). An
+/// unknown project is refused as a project one is not a member of. A refusal is recorded with
+/// the project; the grant comes with the session.
+pub fn authorize_release(
+    identity: &Identity,
+    warehouse: Option<&Path>,
+    project: &str,
+    capability: Capability,
+    action: &str,
+    object: &str,
+) -> Result<(Session, Grant)> {
+    let location = store_location(identity.store.as_deref(), warehouse)?;
+    let mut store = Store::open_existing(&location)?;
+    let who = key::resolve_key_file(identity.key_file.as_deref())
+        .and_then(|path| store.account_by_key_file(&path));
+    let (account, decision) = match who {
+        Ok(account) => {
+            let decision = if store.project_exists(project)? {
+                let membership = store.membership(project, &account)?;
+                let p = store.project(project)?;
+                aim_access::authorize_release(&account, capability, &p, membership)
+            } else {
+                require(&account, capability).and(Err(AccessError::NotProjectMember {
+                    what: capability.describe(),
+                    project: project.to_string(),
+                    account: account.email.clone(),
+                }))
+            };
+            (Some(account), decision)
+        }
+        Err(e) => (None, Err(e)),
+    };
+    match decision {
+        Ok(grant) => Ok((
+            Session {
+                store,
+                account: account.expect("an allowed account"),
+                project: Some(project.to_string()),
+            },
+            grant,
+        )),
         Err(refusal) => {
             refuse(
                 &mut store,

@@ -99,8 +99,9 @@ type Plan<'a> = (
 
 /// A few projects in different states (docs/projects.md), filed and moved by the demo's
 /// accounts through the store (the workflow checks every step), each step in the audit log
-/// with its project: coded data waiting for the privacy committee, a sample request
-/// delivered, a population request at intake. Returns (id, state) of each.
+/// with its project: coded data waiting for the privacy committee, a sample request in
+/// production (the demo releases its table, then delivers it: [`release_for_project`]), a
+/// population request at intake. Returns (id, state) of each.
 fn create_projects(store: &mut Store) -> Result<Vec<(String, String)>> {
     use aim_projects::{Attempt, ProjectSheet};
     let account = |store: &mut Store, role: Role| {
@@ -153,7 +154,6 @@ fn create_projects(store: &mut Store) -> Result<Vec<(String, String)>> {
                 (&analyst, "approve"),
                 (&partner, "doc cost_agreement"),
                 (&manager, "sign"),
-                (&manager, "deliver"),
             ],
         ),
         (
@@ -185,6 +185,58 @@ fn create_projects(store: &mut Store) -> Result<Vec<(String, String)>> {
         out.push((id, state.id().to_string()));
     }
     Ok(out)
+}
+
+/// The sample partner's table for its project in production, through the gate's one door
+/// (`aim table --project`), then the project delivered by the data manager: the demo's
+/// release. Returns the file written.
+fn release_for_project(
+    store: &mut Store,
+    wh: &aim_warehouse::Warehouse,
+    project: &str,
+    out: &Path,
+) -> Result<PathBuf> {
+    let account = |store: &mut Store, role: Role| {
+        let email = ACCOUNTS
+            .iter()
+            .find(|a| a.0 == role)
+            .expect("one per role")
+            .1;
+        store.account(email)
+    };
+    let partner = account(store, Role::SamplePartner)?;
+    let manager = account(store, Role::DataManager)?;
+    let p = store.project(project)?;
+    let membership = store.membership(project, &partner)?;
+    let grant = aim_access::authorize_release(
+        &partner,
+        aim_access::Capability::ReleaseSampleTable,
+        &p,
+        membership,
+    )?;
+    let spec = out.join("releases").join("spending-by-province-sex.toml");
+    std::fs::create_dir_all(spec.parent().expect("a folder"))?;
+    std::fs::write(
+        &spec,
+        include_str!("../../../examples/spending-by-province-sex.toml"),
+    )?;
+    let file = spec.with_extension("csv");
+    println!("6/6 releasing a table on the sample for project {project} (as the sample partner)");
+    crate::table::run(wh, std::slice::from_ref(&spec), &file, "csv", None, &grant)?;
+    demo_audit(
+        store,
+        &partner,
+        project,
+        "table --source sample",
+        &spec.display().to_string(),
+    )?;
+    store.move_project(
+        project,
+        &manager,
+        aim_projects::Attempt::new("deliver", &manager.email, chrono::Utc::now()),
+    )?;
+    demo_audit(store, &manager, project, "project move", "deliver")?;
+    Ok(file)
 }
 
 fn demo_audit(
@@ -253,7 +305,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     let wh = aim_warehouse::Warehouse::open_or_create(&warehouse)?;
     let mut store = create_accounts(&args.out, wh.root())?;
     println!(
-        "0/5 accounts: one per role, in {} (passwords in {}, key files in {})",
+        "0/6 accounts: one per role, in {} (passwords in {}, key files in {})",
         store.name(),
         args.out.join("accounts.txt").display(),
         args.out.join("keys").display()
@@ -269,7 +321,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     );
 
     println!(
-        "1/5 synthesising {} persons over 2023-2024 (seed {}) into {}",
+        "1/6 synthesising {} persons over 2023-2024 (seed {}) into {}",
         args.persons,
         args.seed,
         deliveries.display()
@@ -292,7 +344,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         synth.elapsed.as_secs_f64()
     );
 
-    println!("2/5 importing reference data from {}", reference.display());
+    println!("2/6 importing reference data from {}", reference.display());
     let rt = crate::runtime()?;
     let imported = {
         let _lock = aim_warehouse::WarehouseLock::acquire(&wh, "aim demo")?;
@@ -305,7 +357,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         &reference.display().to_string(),
     )?;
 
-    println!("3/5 checking and ingesting the deliveries");
+    println!("3/6 checking and ingesting the deliveries");
     let summary = rt.block_on(progress::ingest(
         &wh,
         std::slice::from_ref(&deliveries),
@@ -314,7 +366,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     progress::print_ingest_summary(&wh, &summary);
     record(&mut store, "ingest", &deliveries.display().to_string())?;
 
-    println!("4/5 deriving hospital stays, one row per person and year, and the permanent sample");
+    println!("4/6 deriving hospital stays, one row per person and year, and the permanent sample");
     let built = rt.block_on(progress::build(
         &wh,
         &aim_derive::BuildOptions::default(),
@@ -327,12 +379,19 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     // municipality × sex × age group cell small, and the gate's audit of such a table takes
     // tens of minutes (a real warehouse, or 1,000,000 persons, takes minutes: docs/benchmarks.md).
     println!(
-        "5/5 computing the Atlas's indicators through the disclosure gate \
+        "5/6 computing the Atlas's indicators through the disclosure gate \
          (all ages; `aim atlas build` adds the age groups)"
     );
     let atlas = progress::atlas(&wh, None, &reference, false)?;
     progress::print_atlas_summary(&atlas);
     record(&mut store, "atlas build", "")?;
+
+    let sample_project = &projects[1].0;
+    let released = release_for_project(&mut store, &wh, sample_project, &args.out)?;
+    println!(
+        "    released for {sample_project} through the gate: {}; the project is now delivered",
+        released.display()
+    );
 
     let wh_arg = warehouse.display();
     let keys = args.out.join("keys");
@@ -412,7 +471,7 @@ mod tests {
         let mut store = super::create_accounts(tmp.path(), tmp.path()).unwrap();
         let projects = super::create_projects(&mut store).unwrap();
         let states: Vec<&str> = projects.iter().map(|p| p.1.as_str()).collect();
-        assert_eq!(states, ["privacy", "delivered", "intake"]);
+        assert_eq!(states, ["privacy", "production", "intake"]);
         for (id, state) in &projects {
             assert_eq!(store.project(id).unwrap().state().id(), state);
         }

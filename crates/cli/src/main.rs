@@ -168,6 +168,11 @@ enum Command {
         /// (docs/access.md); it stays inside and is logged. Not available on the population.
         #[arg(long)]
         raw: bool,
+        /// The approved project the table is for (`aim project list`): the account must be
+        /// its member and the project preparing its delivery (state production); the release
+        /// is recorded with it.
+        #[arg(long, value_name = "ID")]
+        project: String,
         /// Who runs it: the account (recorded in the run log and the audit log).
         #[command(flatten)]
         identity: Identity,
@@ -624,23 +629,16 @@ fn run(cli: Cli) -> Result<u8> {
             format,
             min_units,
             raw,
+            project,
             identity,
         } => {
-            let (source, capability) = match (source, raw) {
+            let capability = match (source, raw) {
                 (TableSource::Population, true) => anyhow::bail!(
                     "--raw is only available on the sample: results on the population leave only through the gate"
                 ),
-                (TableSource::Sample, true) => {
-                    (aim_disclosure::Source::Sample, Capability::RawSampleTable)
-                }
-                (TableSource::Sample, false) => (
-                    aim_disclosure::Source::Sample,
-                    Capability::ReleaseSampleTable,
-                ),
-                (TableSource::Population, false) => (
-                    aim_disclosure::Source::Population,
-                    Capability::ReleasePopulationTable,
-                ),
+                (TableSource::Sample, true) => Capability::RawSampleTable,
+                (TableSource::Sample, false) => Capability::ReleaseSampleTable,
+                (TableSource::Population, false) => Capability::ReleasePopulationTable,
             };
             let action = match capability {
                 Capability::RawSampleTable => "table --raw",
@@ -648,15 +646,21 @@ fn run(cli: Cli) -> Result<u8> {
                 _ => "table --source population",
             };
             let object = format!("{} -> {}", access::paths(&spec), out.display());
-            let mut session = authorize(&identity, Some(&warehouse), capability, action, &object)?;
+            let (mut session, grant) = access::authorize_release(
+                &identity,
+                Some(&warehouse),
+                &project,
+                capability,
+                action,
+                &object,
+            )?;
             let ext = match format {
                 TableFormat::Csv => "csv",
                 TableFormat::Xlsx => "xlsx",
             };
-            let who = table::Who::of(&session.account, raw)?;
             let done = (|| {
                 let wh = aim_warehouse::Warehouse::open(&warehouse)?;
-                table::run(&wh, &spec, source, &out, ext, min_units, &who)
+                table::run(&wh, &spec, &out, ext, min_units, &grant)
             })();
             session.finish(action, &object, done)?;
             Ok(0)

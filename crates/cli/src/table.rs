@@ -1,43 +1,21 @@
 //! `aim table`: table requests through the disclosure gate's one door, each audited against
 //! every earlier release (whoever asked, the Atlas included) and against the others of the run.
 
-use aim_access::{Account, Grant};
-use aim_disclosure::{Gate, Options, Source, TableRequest};
+use aim_access::{Capability, Grant};
+use aim_disclosure::{Gate, Options, TableRequest};
 use aim_warehouse::Warehouse;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// Who asks: the account's e-mail for the run log, and for raw results the grant that
-/// opens them.
-pub struct Who {
-    user: String,
-    raw: Option<Grant>,
-}
-
-impl Who {
-    /// The account, and its grant of raw sample results when `raw`.
-    pub fn of(account: &Account, raw: bool) -> Result<Who> {
-        Ok(Who {
-            user: account.email.clone(),
-            raw: if raw {
-                Some(aim_access::authorize_raw_sample(account)?)
-            } else {
-                None
-            },
-        })
-    }
-}
-
-/// Runs the requests in `specs` in order and writes their gated tables (or, with a raw
-/// grant, the one raw sample table).
+/// Runs the requests in `specs` in order for the project of `grant` and writes their gated
+/// tables (or, with a grant of raw sample results, the one raw sample table).
 pub fn run(
     wh: &Warehouse,
     specs: &[PathBuf],
-    source: Source,
     out: &Path,
     ext: &str,
     min_units: Option<i64>,
-    who: &Who,
+    grant: &Grant,
 ) -> Result<()> {
     let mut requests = Vec::new();
     for spec in specs {
@@ -49,12 +27,7 @@ pub fn run(
     }
     let rt = crate::runtime()?;
     let mut gate = Gate::open(wh)?;
-    if let Some(grant) = &who.raw {
-        if source != Source::Sample {
-            anyhow::bail!(
-                "--raw is only available on the sample: results on the population leave only through the gate"
-            );
-        }
+    if grant.capability() == Capability::RawSampleTable {
         if requests.len() != 1 {
             anyhow::bail!("--raw takes one --spec");
         }
@@ -76,10 +49,7 @@ pub fn run(
             gate.earlier_releases()
         );
     }
-    let options = Options {
-        min_units,
-        user: who.user.clone(),
-    };
+    let options = Options { min_units };
     rt.block_on(async {
         for (spec, request) in &requests {
             let target = if many {
@@ -91,7 +61,7 @@ pub fn run(
             } else {
                 out.to_path_buf()
             };
-            let o = gate.release(request, source, &options, &target).await?;
+            let o = gate.release(request, grant, &options, &target).await?;
             println!(
                 "{}: {} cells, {} small cells suppressed, {} more suppressed to protect them, {} by the contributor rule, {} by the provider rule, {} against combination with {} earlier release(s); audit passed",
                 o.id,

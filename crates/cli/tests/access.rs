@@ -53,6 +53,10 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
     let out = tmp.join("out.csv").to_str().unwrap().to_string();
     let dir = tmp.join("no-deliveries").to_str().unwrap().to_string();
     let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (population, sample) = (
+        accounts().population_project.as_str(),
+        accounts().sample_project.as_str(),
+    );
     vec![
         (
             v(&["sql", "--warehouse", &w, "SELECT 1"]),
@@ -65,6 +69,8 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
         (
             v(&[
                 "table",
+                "--project",
+                sample,
                 "--warehouse",
                 &w,
                 "--spec",
@@ -79,6 +85,8 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
         (
             v(&[
                 "table",
+                "--project",
+                population,
                 "--warehouse",
                 &w,
                 "--spec",
@@ -93,6 +101,8 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
         (
             v(&[
                 "table",
+                "--project",
+                sample,
                 "--warehouse",
                 &w,
                 "--spec",

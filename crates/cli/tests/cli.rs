@@ -420,6 +420,8 @@ fn table_requests_leave_only_through_the_gate_and_are_logged() {
     let table = |out: &Path, extra: &[&str]| {
         let mut args = vec![
             "table",
+            "--project",
+            &accounts().population_project,
             "--warehouse",
             w,
             "--spec",
@@ -475,7 +477,9 @@ fn table_requests_leave_only_through_the_gate_and_are_logged() {
     let ledger = std::fs::read_to_string(wh.join("releases/ledger.jsonl")).unwrap();
     assert_eq!(ledger.lines().count(), 2);
     let first: serde_json::Value = serde_json::from_str(ledger.lines().next().unwrap()).unwrap();
-    assert_eq!(first["requester"], "r");
+    // Recorded under the project and its requester organisation, whatever the file says.
+    assert_eq!(first["requester"], "the agency (population-aggregate)");
+    assert_eq!(first["project"], accounts().population_project.as_str());
     assert!(first["source_versions"]["pati"].is_number());
 }
 
@@ -515,6 +519,8 @@ fn differencing_overlapping_requests_is_caught_in_one_run_and_through_the_ledger
     let out = tmp.path().join("both");
     let o = run(&[
         "table",
+        "--project",
+        &accounts().population_project,
         "--warehouse",
         w,
         "--spec",
@@ -609,6 +615,12 @@ fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression()
     let table = |source: &str, out: &Path, extra: &[&str]| {
         let mut args = vec![
             "table",
+            "--project",
+            if source == "sample" {
+                &accounts().sample_project
+            } else {
+                &accounts().population_project
+            },
             "--warehouse",
             w,
             "--spec",
@@ -673,6 +685,134 @@ fn raw_sample_tables_need_sample_access_and_rounding_applies_after_suppression()
     );
 }
 
+/// A release belongs to an approved project: refused for a project in the wrong state, to
+/// someone who is not its member, for a project whose type does not cover it, or for a
+/// project that does not exist (said as for a non-member); done for a member of a project in
+/// production, and recorded with the project in the ledger, the run log and the audit log.
+#[test]
+fn a_release_is_for_a_member_of_a_project_in_production() {
+    use aim_access::{Role, Store, StoreLocation};
+    use aim_projects::{ProjectSheet, RequestType, State};
+    let tmp = tempfile::tempdir().unwrap();
+    let wh = billed_warehouse(tmp.path());
+    let w = wh.to_str().unwrap();
+    let spec = tmp.path().join("r.toml");
+    std::fs::write(
+        &spec,
+        "title = \"t\"\nsql = \"SELECT person_id, sex FROM pati WHERE year = 2024\"\n[[dimension]]\nname = \"sex\"\nlevels = [\"sex\"]\n",
+    )
+    .unwrap();
+    // Two more population requests of the analyst: one at intake, one in production
+    // without the data manager as member.
+    let a = accounts();
+    let mut store = Store::open(&StoreLocation::parse(a.store.to_str().unwrap())).unwrap();
+    let analyst = store.account(accounts::email(Role::AgencyAnalyst)).unwrap();
+    let mut file = |to: Option<State>| {
+        let mut sheet =
+            ProjectSheet::from_toml(include_str!("../../../examples/project-sheet.toml")).unwrap();
+        sheet.request_type = RequestType::PopulationAggregate;
+        let now = chrono::Utc::now();
+        let id = store
+            .create_project(sheet, &analyst, now)
+            .unwrap()
+            .id()
+            .to_string();
+        if let Some(to) = to {
+            store
+                .advance_project(&id, &analyst, to, "test", "DEC/1", now)
+                .unwrap();
+        }
+        id
+    };
+    let at_intake = file(None);
+    let not_mine = file(Some(State::Production));
+    drop(store);
+    let table = |project: &str, source: &str, role: Role, out: &str| {
+        aim()
+            .args([
+                "table",
+                "--project",
+                project,
+                "--warehouse",
+                w,
+                "--spec",
+                spec.to_str().unwrap(),
+                "--source",
+                source,
+                "--out",
+                tmp.path().join(out).to_str().unwrap(),
+                "--key-file",
+                a.key(role).to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let refused = |o: &Output, says: &str| {
+        assert_eq!(o.status.code(), Some(2), "{}", text(o));
+        assert!(text(o).contains(says), "expected «{says}»: {}", text(o));
+    };
+    refused(
+        &table(&at_intake, "population", Role::AgencyAnalyst, "a.csv"),
+        &format!("project {at_intake} is in the state 'intake'"),
+    );
+    refused(
+        &table(&not_mine, "population", Role::DataManager, "b.csv"),
+        &format!("for project {not_mine} is for its members only"),
+    );
+    refused(
+        &table("P-1999-999", "population", Role::DataManager, "c.csv"),
+        "for project P-1999-999 is for its members only",
+    );
+    refused(
+        &table(&a.population_project, "sample", Role::DataManager, "d.csv"),
+        "is a 'population-aggregate' request: tables on the sample are for",
+    );
+    refused(
+        &table(
+            &a.population_project,
+            "population",
+            Role::SamplePartner,
+            "e.csv",
+        ),
+        "needs one of the roles",
+    );
+    for out in ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"] {
+        assert!(!tmp.path().join(out).exists(), "{out} written");
+    }
+    assert!(!wh.join("releases/ledger.jsonl").exists());
+
+    // A member of a project in production: released, recorded with the project.
+    let o = table(&not_mine, "population", Role::AgencyAnalyst, "f.csv");
+    assert!(o.status.success(), "{}", text(&o));
+    let ledger = std::fs::read_to_string(wh.join("releases/ledger.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+    assert_eq!(line["project"], not_mine.as_str());
+    assert_eq!(
+        line["requester"],
+        "Ghent University, Department of Public Health"
+    );
+    let runs = std::fs::read_to_string(wh.join("releases/runs.jsonl")).unwrap();
+    let run: serde_json::Value = serde_json::from_str(runs.lines().last().unwrap()).unwrap();
+    assert_eq!(run["project"], not_mine.as_str());
+    assert_eq!(run["user"], accounts::email(Role::AgencyAnalyst));
+    let audit = aim()
+        .args([
+            "audit",
+            "show",
+            "--last",
+            "1000000",
+            "--key-file",
+            a.key(Role::Administrator).to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(audit.status.success(), "{}", text(&audit));
+    let audit = text(&audit);
+    for project in [&at_intake, &not_mine] {
+        assert!(audit.contains(project.as_str()), "{project} not in {audit}");
+    }
+}
+
 #[test]
 fn the_provider_rule_hides_cells_that_describe_one_provider() {
     let tmp = tempfile::tempdir().unwrap();
@@ -702,6 +842,8 @@ fn the_provider_rule_hides_cells_that_describe_one_provider() {
     let out = tmp.path().join("p.csv");
     let o = run(&[
         "table",
+        "--project",
+        &accounts().population_project,
         "--warehouse",
         w,
         "--spec",
@@ -725,6 +867,8 @@ fn the_provider_rule_hides_cells_that_describe_one_provider() {
     let plain = tmp.path().join("plain.csv");
     let o = run(&[
         "table",
+        "--project",
+        &accounts().population_project,
         "--warehouse",
         w,
         "--spec",
@@ -760,6 +904,8 @@ fn the_provider_rule_hides_cells_that_describe_one_provider() {
     .unwrap();
     let o = run(&[
         "table",
+        "--project",
+        &accounts().population_project,
         "--warehouse",
         w,
         "--spec",
@@ -800,6 +946,8 @@ fn the_provider_rule_hides_cells_that_describe_one_provider() {
         std::fs::write(&spec, by_provider(sql, dimension)).unwrap();
         let o = run(&[
             "table",
+            "--project",
+            &accounts().population_project,
             "--warehouse",
             w,
             "--spec",
@@ -827,6 +975,8 @@ fn the_provider_rule_hides_cells_that_describe_one_provider() {
     .unwrap();
     let o = run(&[
         "table",
+        "--project",
+        &accounts().population_project,
         "--warehouse",
         w,
         "--spec",
@@ -1049,6 +1199,8 @@ fn output_into_a_closed_pipe_ends_quietly() {
 fn table_on_population(w: &str, spec: &Path, out: &Path) -> Output {
     run(&[
         "table",
+        "--project",
+        &accounts().population_project,
         "--warehouse",
         w,
         "--spec",

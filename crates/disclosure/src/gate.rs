@@ -14,17 +14,15 @@ use crate::release::{self, Release, Source};
 use crate::request::TableRequest;
 use crate::suppress::{Policy, Status};
 use crate::table::{Cell, Dimension};
-use aim_access::Grant;
+use aim_access::{Capability, Grant};
 use aim_warehouse::Warehouse;
 use std::path::{Path, PathBuf};
 
 /// How a release is asked for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Raise the source's threshold (never lower it).
     pub min_units: Option<i64>,
-    /// Who runs it (logged).
-    pub user: String,
 }
 
 /// What left through the gate: counts for the person who asked, never a hidden value.
@@ -89,6 +87,19 @@ impl Published {
     /// Nodes (one per dimension) of a cell index.
     pub fn nodes(&self, index: usize) -> Vec<usize> {
         crate::table::nodes_of(&self.strides, index)
+    }
+}
+
+/// The source a grant opens: tables on the sample or on the whole population; any other
+/// grant (raw results) is refused here.
+fn release_source(grant: &Grant) -> Result<Source, DisclosureError> {
+    match grant.capability() {
+        Capability::ReleaseSampleTable => Ok(Source::Sample),
+        Capability::ReleasePopulationTable => Ok(Source::Population),
+        other => Err(DisclosureError::Request(format!(
+            "a grant for {} does not release gated tables",
+            other.describe()
+        ))),
     }
 }
 
@@ -160,34 +171,51 @@ impl<'w> Gate<'w> {
         &mut self,
         request: &TableRequest,
         source: Source,
+        grant: &Grant,
         options: &Options,
     ) -> Result<Release, DisclosureError> {
         let mut policy: Policy = source.policy();
         if let Some(m) = options.min_units {
             policy.min_units = m;
         }
-        let prepared = release::prepare(self.wh, request, source, policy, &options.user).await?;
+        let prepared = release::prepare(
+            self.wh,
+            request,
+            source,
+            policy,
+            grant.email(),
+            Some(grant.project()),
+        )
+        .await?;
         self.replay().await?;
         release::settle(prepared, &self.earlier())
     }
 
-    /// Runs `request` on `source` through the gate, records it in the ledger, then writes it
-    /// to `out` (`.csv` with `.meta.json`, or `.xlsx`).
+    /// Runs `request` through the gate for the project of `grant`, records it in the
+    /// ledger, then writes it to `out` (`.csv` with `.meta.json`, or `.xlsx`). The grant
+    /// (made only by `aim_access::authorize_release`: a member of an approved project in
+    /// production) says the source: the sample or the whole population; the release is
+    /// recorded with the project and under the project's requester organisation, whatever
+    /// the request file says.
     pub async fn release(
         &mut self,
         request: &TableRequest,
-        source: Source,
+        grant: &Grant,
         options: &Options,
         out: &Path,
     ) -> Result<Outcome, DisclosureError> {
+        let source = release_source(grant)?;
         release::check_output(out)?;
-        if request.requester.trim() == ledger::ATLAS {
+        let organisation = grant.organisation().trim();
+        if organisation == ledger::ATLAS || request.requester.trim() == ledger::ATLAS {
             return Err(DisclosureError::Request(format!(
                 "requester '{}' is the Atlas's own name",
                 ledger::ATLAS
             )));
         }
-        let rel = self.gate(request, source, options).await?;
+        let mut request = request.clone();
+        request.requester = organisation.to_string();
+        let rel = self.gate(&request, source, grant, options).await?;
         let files = release::output_files(out);
         // Recorded before it is written: whatever may have left is in the ledger.
         release::record(self.wh, &rel, &files)?;
@@ -288,7 +316,7 @@ impl<'w> Gate<'w> {
     }
 
     /// The raw (unsuppressed) table of a request on the sample, for an account granted
-    /// raw sample access (`aim_access::authorize_raw_sample`: only that crate makes a
+    /// raw sample results for a project (`aim_access::authorize_release`: only that crate makes a
     /// [`Grant`], so this cannot be reached without the check): written as CSV, logged with
     /// the account, never recorded as a release. The population is never available raw.
     pub async fn release_raw_sample(

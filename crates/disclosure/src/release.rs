@@ -59,6 +59,10 @@ pub struct Release {
     pub created: String,
     /// Who ran it.
     pub user: String,
+    /// The approved project it was released for (none for the Atlas, which the agency
+    /// publishes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// The policy applied.
     pub policy: Policy,
     /// The table (with every cell's true values: never written out as such).
@@ -92,6 +96,7 @@ pub(crate) struct Prepared {
     source: Source,
     policy: Policy,
     user: String,
+    project: Option<String>,
     table: Table,
     source_versions: BTreeMap<String, u64>,
     sensitive: Sensitive,
@@ -106,10 +111,13 @@ pub(crate) async fn prepare(
     source: Source,
     policy: Policy,
     user: &str,
+    project: Option<&str>,
 ) -> Result<Prepared, DisclosureError> {
     check_policy(source, &policy)?;
     let tabulated = tabulate(wh, request, source, &BTreeMap::new()).await?;
-    suppress_alone(request, source, policy, user, tabulated)
+    let mut prepared = suppress_alone(request, source, policy, user, tabulated)?;
+    prepared.project = project.map(str::to_string);
+    Ok(prepared)
 }
 
 /// Refuses a threshold below the source's.
@@ -150,6 +158,7 @@ pub(crate) fn suppress_alone(
         source,
         policy,
         user: user.to_string(),
+        project: None,
         table,
         source_versions,
         sensitive,
@@ -166,6 +175,7 @@ pub(crate) fn settle(p: Prepared, earlier: &[Earlier<'_>]) -> Result<Release, Di
         source,
         policy,
         user,
+        project,
         table,
         source_versions,
         sensitive,
@@ -203,6 +213,7 @@ pub(crate) fn settle(p: Prepared, earlier: &[Earlier<'_>]) -> Result<Release, Di
         source_versions,
         created: created.to_rfc3339(),
         user,
+        project,
         policy,
         table,
         pattern,
@@ -1057,6 +1068,7 @@ pub async fn run_raw(
         )));
     }
     let user = grant.email();
+    let project = grant.project();
     if out.extension().and_then(|e| e.to_str()) != Some("csv") {
         return Err(DisclosureError::Request(
             "a raw sample table is written as .csv".into(),
@@ -1075,7 +1087,8 @@ pub async fn run_raw(
         serde_json::json!({
             "raw": true,
             "user": user,
-            "requester": request.requester,
+            "project": project,
+            "requester": grant.organisation(),
             "title": request.title,
             "request_sha256": request.hash(),
             "source": Source::Sample,
@@ -1125,6 +1138,7 @@ pub fn record(wh: &Warehouse, release: &Release, files: &[PathBuf]) -> Result<()
     let run = serde_json::json!({
         "release": release.id,
         "user": release.user,
+        "project": release.project,
         "requester": release.request.requester,
         "title": release.request.title,
         "request_sha256": release.request.hash(),
@@ -1149,6 +1163,7 @@ pub fn record(wh: &Warehouse, release: &Release, files: &[PathBuf]) -> Result<()
     let ledger = serde_json::json!({
         "release": release.id,
         "requester": release.request.requester,
+        "project": release.project,
         "source": release.source,
         "source_versions": release.source_versions,
         "request": release.request,

@@ -92,7 +92,9 @@ impl Unit {
 pub struct TableRequest {
     /// What the table shows.
     pub title: String,
-    /// Who asked (recorded in the ledger).
+    /// Who asked. Optional: a release through the gate is recorded under its project's
+    /// requester organisation, which replaces this.
+    #[serde(default)]
     pub requester: String,
     /// The query: one row per unit.
     pub sql: String,
@@ -176,7 +178,7 @@ impl TableRequest {
             toml::from_str(text).map_err(|e| DisclosureError::Request(e.to_string()))?;
         if r.requester.trim() == crate::ledger::ATLAS {
             return Err(DisclosureError::Request(format!(
-                "requester '{}' is the Atlas's own name: a table request names its requester",
+                "requester '{}' is the Atlas's own name: only the agency publishes the Atlas",
                 crate::ledger::ATLAS
             )));
         }

@@ -3,7 +3,7 @@
 //! its horizon, and a new release (which replays the first on its recorded versions by time
 //! travel) still goes through.
 
-use aim_disclosure::{Gate, Options, Source, TableRequest};
+use aim_disclosure::{Gate, Options, TableRequest};
 use aim_ingest::testkit::*;
 use aim_model::{Database, Insurer, Period};
 use aim_warehouse::vacuum::{self, VacuumOptions};
@@ -72,16 +72,14 @@ async fn a_version_the_ledger_replays_survives_the_vacuum() {
     p.write(&inbox);
     ingest(&wh, &inbox).await;
     let v1 = ingest(&wh, &gzss(&tmp.path().join("g1"), 50, 1)).await;
-    let options = Options {
-        min_units: None,
-        user: "test".into(),
-    };
+    let options = Options::default();
+    let grant = population_grant();
     // A release on gzss v1: the ledger records it.
     Gate::open(&wh)
         .unwrap()
         .release(
             &request("first"),
-            Source::Population,
+            &grant,
             &options,
             &tmp.path().join("first.csv"),
         )
@@ -130,10 +128,48 @@ async fn a_version_the_ledger_replays_survives_the_vacuum() {
     assert_eq!(gate.earlier_releases(), 1);
     gate.release(
         &request("second"),
-        Source::Population,
+        &grant,
         &options,
         &tmp.path().join("second.csv"),
     )
     .await
     .unwrap();
+}
+
+/// A data manager's grant to release tables on the population for a population request
+/// taken through its steps to production.
+fn population_grant() -> aim_access::Grant {
+    use aim_projects::{Project, ProjectSheet, RequestType, State, Workflow};
+    let account = aim_access::Account {
+        id: aim_access::AccountId(1),
+        email: "dm@example.be".into(),
+        name: "D. Manager".into(),
+        organisation: "agency".into(),
+        roles: [aim_access::Role::DataManager].into_iter().collect(),
+        enabled: true,
+        oidc: None,
+    };
+    let mut sheet =
+        ProjectSheet::from_toml(include_str!("../../../examples/project-sheet.toml")).unwrap();
+    sheet.request_type = RequestType::PopulationAggregate;
+    sheet.linked_sources.clear();
+    let now = chrono::Utc::now();
+    let mut project = Project::new("P-2026-001", sheet, &account.email, now).unwrap();
+    project
+        .advance(
+            &Workflow::builtin(),
+            State::Production,
+            &account.email,
+            "test",
+            "DEC/1",
+            now,
+        )
+        .unwrap();
+    aim_access::authorize_release(
+        &account,
+        aim_access::Capability::ReleasePopulationTable,
+        &project,
+        Some(aim_access::ProjectRole::Requester),
+    )
+    .unwrap()
 }

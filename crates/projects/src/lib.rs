@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod docs;
+mod forward;
 mod index;
 mod kind;
 mod machine;
@@ -30,6 +31,7 @@ mod sheet;
 mod workflow;
 
 pub use docs::{generated_markdown, workflow_text};
+pub use forward::{ForwardError, Step};
 pub use index::HEALTH_INDEX_TOML;
 pub use index::{HealthIndex, IndexError, IndexedRates, Month};
 pub use kind::{Flag, RequestType};

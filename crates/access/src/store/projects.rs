@@ -7,7 +7,7 @@ use super::Store;
 use super::conn::Row;
 use crate::{Account, AccountId, Member, ProjectOpError, ProjectRole, StoreError};
 use aim_projects::{
-    Attempt, Document, Project, ProjectData, ProjectSheet, State, TransitionRecord, Workflow,
+    Attempt, Document, Project, ProjectData, ProjectSheet, State, Step, TransitionRecord, Workflow,
 };
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 
@@ -256,6 +256,51 @@ impl Store {
             )?;
             Ok((p, r))
         })
+    }
+
+    /// Takes a project forward to `target` along its type's main path, as `by` at `at`
+    /// (`aim_projects::Workflow::steps_to`): each missing document registered with
+    /// `reference`, each action taken through [`Store::move_project`] (a committee decision
+    /// with `decision_number`), each step its own stored event. For the demo and for tests;
+    /// the first refused step stops it, the steps before it stay stored.
+    pub fn advance_project(
+        &mut self,
+        id: &str,
+        by: &Account,
+        target: State,
+        reference: &str,
+        decision_number: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Project, ProjectOpError> {
+        let p = self.project(id)?;
+        let steps = Workflow::builtin()
+            .steps_to(p.request_type(), &p.flags(), p.state(), target)
+            .ok_or_else(|| {
+                ProjectOpError::Refused(aim_projects::TransitionError::WrongState {
+                    action: format!("advance to {target}"),
+                    state: p.state(),
+                    request_type: p.request_type(),
+                    allowed: Vec::new(),
+                })
+            })?;
+        let mut p = p;
+        for step in steps {
+            p = match step {
+                Step::Document(kind) if p.has_document(&kind) => p,
+                Step::Document(kind) => self.add_project_document(id, &kind, reference, by, at)?,
+                Step::Move {
+                    action,
+                    decision_number: needed,
+                } => {
+                    let mut attempt = Attempt::new(&action, &by.email, at);
+                    if needed {
+                        attempt.decision_number = Some(decision_number.to_string());
+                    }
+                    self.move_project(id, by, attempt)?.0
+                }
+            };
+        }
+        Ok(p)
     }
 
     /// Every project's identifier, in order.

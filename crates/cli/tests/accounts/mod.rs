@@ -12,6 +12,14 @@ pub struct Accounts {
     /// The store (a SQLite file).
     pub store: PathBuf,
     dir: PathBuf,
+    /// A population request in production: filed by the agency analyst, the data manager
+    /// its member (`aim table --source population --project …`).
+    #[allow(dead_code)]
+    pub population_project: String,
+    /// A sample partner's sample request in production (its sheet's eps_partner flag: raw
+    /// results too), the data manager and the agency analyst its members.
+    #[allow(dead_code)]
+    pub sample_project: String,
 }
 
 impl Accounts {
@@ -106,6 +114,52 @@ pub fn accounts() -> &'static Accounts {
         std::fs::create_dir_all(&dir).unwrap();
         let store = dir.join("access.db");
         populate(store.to_str().unwrap(), &dir);
-        Accounts { store, dir }
+        let (population_project, sample_project) = projects_in_production(&store);
+        Accounts {
+            store,
+            dir,
+            population_project,
+            sample_project,
+        }
     })
+}
+
+/// Files and takes to production, through the store and the workflow, the population and
+/// the sample request of [`Accounts`].
+fn projects_in_production(store: &Path) -> (String, String) {
+    use aim_projects::{ProjectSheet, RequestType, State};
+    let mut s = aim_access::Store::open(&aim_access::StoreLocation::parse(store.to_str().unwrap()))
+        .unwrap();
+    let account = |s: &mut aim_access::Store, role| s.account(email(role)).unwrap();
+    let analyst = account(&mut s, Role::AgencyAnalyst);
+    let partner = account(&mut s, Role::SamplePartner);
+    let manager = account(&mut s, Role::DataManager);
+    let now = chrono::Utc::now();
+    let mut file = |kind, by: &aim_access::Account, members: &[Role]| {
+        let mut sheet =
+            ProjectSheet::from_toml(include_str!("../../../../examples/project-sheet.toml"))
+                .unwrap();
+        sheet.request_type = kind;
+        sheet.eps_partner = kind == RequestType::SampleAggregate;
+        sheet.organisation = format!("{} ({kind})", by.organisation);
+        let id = s.create_project(sheet, by, now).unwrap().id().to_string();
+        for m in members {
+            s.add_project_member(&id, email(*m), &analyst).unwrap();
+        }
+        s.advance_project(&id, &manager, State::Production, "test", "DEC/1", now)
+            .unwrap();
+        id
+    };
+    (
+        file(
+            RequestType::PopulationAggregate,
+            &analyst,
+            &[Role::DataManager],
+        ),
+        file(
+            RequestType::SampleAggregate,
+            &partner,
+            &[Role::DataManager, Role::AgencyAnalyst],
+        ),
+    )
 }
