@@ -13,6 +13,7 @@ mod demo;
 mod progress;
 mod project;
 mod serve;
+mod study;
 mod table;
 mod vacuum;
 
@@ -225,6 +226,12 @@ enum Command {
     Project {
         #[command(subcommand)]
         command: project::ProjectCommand,
+    },
+    /// The agency's recurring studies, each for a project, through the disclosure gate
+    /// (docs/studies.md).
+    Study {
+        #[command(subcommand)]
+        command: study::StudyCommand,
     },
     /// Accounts, roles and keys (docs/access.md).
     Account {
@@ -762,6 +769,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Project { command } => project::run(command),
         Command::Account { command } => accounts::run_account(command),
         Command::Audit { command } => accounts::run_audit(command),
+        Command::Study { command } => study::run(command),
         Command::Warehouse { command } => vacuum::run(command),
         Command::Ttp {
             command: TtpCommand::Keygen { out },

@@ -1,0 +1,189 @@
+//! `aim study`: the agency's recurring studies (crates/studies, docs/studies.md), each for a
+//! project, its tables through the disclosure gate, its report built from what the gate
+//! released.
+
+use crate::access::{self, Identity};
+use aim_access::Capability;
+use aim_studies::lorenz::Definition;
+use aim_studies::lorenz_report::{AreaNames, RunInfo};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The studies.
+#[derive(clap::Subcommand)]
+pub enum StudyCommand {
+    /// Concentration of reimbursed spending: Lorenz curves, Gini coefficients and the top 1,
+    /// 5, 10 and 20 % shares per year, for Belgium, by region and insurer, for the total and
+    /// for spending groups (docs/studies.md). Writes report.html, lorenz-summary.csv,
+    /// lorenz-points.csv, lorenz.xlsx and the released tables into --out.
+    Lorenz {
+        /// The project the study is for (an agency study, or the request it answers): the
+        /// account must be its member and the project in production.
+        #[arg(long, value_name = "ID")]
+        project: String,
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Where it runs: the sample or the whole population.
+        #[arg(long, value_enum)]
+        source: StudySource,
+        /// The year (repeatable).
+        #[arg(long, required = true)]
+        year: Vec<i32>,
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Another definition than the built-in one (TOML; crates/studies/definitions/lorenz.toml).
+        #[arg(long, value_name = "FILE")]
+        definition: Option<PathBuf>,
+        /// Reference data folder, for the regions' names (default: as `aim reference`).
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        #[command(flatten)]
+        identity: Identity,
+    },
+}
+
+/// Where a study runs.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum StudySource {
+    /// The permanent sample.
+    Sample,
+    /// The whole population.
+    Population,
+}
+
+/// Runs a study command.
+pub fn run(command: StudyCommand) -> Result<u8> {
+    match command {
+        StudyCommand::Lorenz {
+            project,
+            warehouse,
+            source,
+            year,
+            out,
+            definition,
+            reference,
+            identity,
+        } => {
+            let def = match &definition {
+                Some(f) => Definition::parse(
+                    &std::fs::read_to_string(f)
+                        .with_context(|| format!("cannot read {}", f.display()))?,
+                )?,
+                None => Definition::builtin(),
+            };
+            let (capability, action) = match source {
+                StudySource::Sample => (
+                    Capability::ReleaseSampleTable,
+                    "study lorenz --source sample",
+                ),
+                StudySource::Population => (
+                    Capability::ReleasePopulationTable,
+                    "study lorenz --source population",
+                ),
+            };
+            let object = format!(
+                "years {} -> {}",
+                year.iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                out.display()
+            );
+            let (mut session, grant) = access::authorize_release(
+                &identity,
+                Some(&warehouse),
+                &project,
+                capability,
+                action,
+                &object,
+            )?;
+            let done = lorenz(
+                &warehouse,
+                &grant,
+                &def,
+                &year,
+                &out,
+                reference.as_deref(),
+                source,
+            );
+            let files = session.finish(action, &object, done)?;
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn lorenz(
+    warehouse: &Path,
+    grant: &aim_access::Grant,
+    def: &Definition,
+    years: &[i32],
+    out: &Path,
+    reference: Option<&Path>,
+    source: StudySource,
+) -> Result<Vec<PathBuf>> {
+    let wh = aim_warehouse::Warehouse::open(warehouse)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let rt = crate::runtime()?;
+    let mut gate = aim_disclosure::Gate::open(&wh)?;
+    if gate.earlier_releases() > 0 {
+        eprintln!(
+            "replaying {} earlier release(s) for the audit…",
+            gate.earlier_releases()
+        );
+    }
+    let tables = rt.block_on(aim_studies::run::lorenz(
+        &mut gate,
+        grant,
+        def,
+        years,
+        out,
+        &|title| eprintln!("through the gate: {title}"),
+    ))?;
+    for t in &tables {
+        println!(
+            "{}: {} cells, {} hidden; {} area(s), {} with a curve",
+            t.outcome.id,
+            t.outcome.cells,
+            t.outcome.primary
+                + t.outcome.secondary
+                + t.outcome.differencing
+                + t.outcome.contributor
+                + t.outcome.provider,
+            t.areas.len(),
+            t.areas.iter().filter(|a| a.curve.is_some()).count()
+        );
+    }
+    let names = area_names(&crate::reference_dir(reference));
+    let info = RunInfo {
+        project: grant.project().to_string(),
+        source: match source {
+            StudySource::Sample => "sample".into(),
+            StudySource::Population => "population".into(),
+        },
+        created: chrono::Utc::now().to_rfc3339(),
+    };
+    Ok(aim_studies::lorenz_report::write(
+        def, &tables, &names, &info, out,
+    )?)
+}
+
+/// The regions' names from the reference data (codes only when it cannot be read) and the
+/// insurers' names.
+fn area_names(reference: &Path) -> AreaNames {
+    let mut names = AreaNames::default();
+    if let Ok(geo) = aim_model::geography::Geography::load(reference) {
+        for r in geo.regions {
+            names.0.insert(r.nis, (r.name_fr, r.name_nl));
+        }
+    }
+    for i in aim_model::Insurer::ALL {
+        let label = format!("{} ({})", i.code(), i.name());
+        names.0.insert(i.code().to_string(), (label.clone(), label));
+    }
+    names
+}

@@ -1,0 +1,86 @@
+//! Running a study through the gate: each of its tables released for the grant's project
+//! (audited against every earlier release and against the study's other tables), written by
+//! the gate, then read back for the computation.
+
+use crate::StudyError;
+use crate::lorenz::{AreaResult, Definition};
+use aim_access::Grant;
+use aim_disclosure::{Gate, Options, Outcome};
+use std::path::{Path, PathBuf};
+
+/// One table of the Lorenz study, as released, and what was computed from it.
+#[derive(Debug, Clone)]
+pub struct LorenzTable {
+    /// The PATI column.
+    pub measure: String,
+    /// The breakdown's id.
+    pub breakdown: String,
+    /// The year.
+    pub year: i32,
+    /// The file the gate wrote.
+    pub released_file: PathBuf,
+    /// What the gate did.
+    pub outcome: Outcome,
+    /// Each area's curve, Gini and top shares from the released cells.
+    pub areas: Vec<AreaResult>,
+}
+
+/// Releases the Lorenz study's tables for `years` through `gate` for the project of `grant`,
+/// into `out/released/` (the gate's CSV and metadata; the request beside each, in
+/// `out/requests/`), and computes the results from the released files. `progress` hears of
+/// each table before it goes to the gate.
+pub async fn lorenz(
+    gate: &mut Gate<'_>,
+    grant: &Grant,
+    def: &Definition,
+    years: &[i32],
+    out: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<LorenzTable>, StudyError> {
+    let released_dir = out.join("released");
+    let requests_dir = out.join("requests");
+    for dir in [&released_dir, &requests_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| StudyError::Write {
+            file: dir.clone(),
+            source,
+        })?;
+    }
+    let mut tables = Vec::new();
+    for &year in years {
+        for measure in &def.measure {
+            for b in &measure.breakdowns {
+                let breakdown = def
+                    .breakdown(b)
+                    .expect("checked when the definition was parsed");
+                let request = def.request(measure, breakdown, year);
+                let stem = format!("lorenz-{}-{}-{year}", measure.column, breakdown.id);
+                let request_file = requests_dir.join(format!("{stem}.toml"));
+                let text =
+                    toml::to_string(&request).map_err(|e| StudyError::Definition(e.to_string()))?;
+                std::fs::write(&request_file, text).map_err(|source| StudyError::Write {
+                    file: request_file.clone(),
+                    source,
+                })?;
+                progress(&request.title);
+                let file = released_dir.join(format!("{stem}.csv"));
+                let outcome = gate
+                    .release(&request, grant, &Options::default(), &file)
+                    .await
+                    .map_err(|source| StudyError::Gate {
+                        title: request.title.clone(),
+                        source,
+                    })?;
+                let rows = crate::released::read(&file)?;
+                tables.push(LorenzTable {
+                    measure: measure.column.clone(),
+                    breakdown: breakdown.id.clone(),
+                    year,
+                    areas: crate::lorenz::results(def, &rows),
+                    released_file: file,
+                    outcome,
+                });
+            }
+        }
+    }
+    Ok(tables)
+}

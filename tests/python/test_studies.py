@@ -1,0 +1,148 @@
+"""The studies against an independent computation on the same files (docs/studies.md).
+
+`aim study lorenz` releases, through the gate, each area's quantile groups of persons sorted by
+spending; here Polars reads PATI from the warehouse's Delta table, cuts the same groups by its
+own code, and the Gini coefficients, top shares and group sums of the report must equal what it
+finds, wherever the gate released them. Nothing in the outputs may be a value the gate hid.
+"""
+
+import csv
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from conftest import run_aim
+
+YEAR = 2024
+BOUNDS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 99, 100]
+TOPS = [1, 5, 10, 20]
+DEFINITION = f"""
+title_fr = "Concentration"
+title_nl = "Concentratie"
+bounds = {BOUNDS}
+top_shares = {TOPS}
+[[measure]]
+column = "reimbursed_total"
+fr = "Total"
+nl = "Totaal"
+breakdowns = ["belgium", "insurer"]
+[[breakdown]]
+id = "belgium"
+fr = "Belgique"
+nl = "België"
+[[breakdown]]
+id = "insurer"
+fr = "OA"
+nl = "VI"
+area = "p.insurer"
+"""
+
+
+def label(i: int) -> str:
+    lo = 0 if i == 0 else BOUNDS[i - 1]
+    return f"P{lo:02d}-{BOUNDS[i]:02d}"
+
+
+def groups(persons: pl.DataFrame) -> list[tuple[int, float]]:
+    """(persons, spending) of each quantile group of one area, by this file's own cut."""
+    s = persons.sort(["spending", "person_id"])
+    n = s.height
+    spending = s["spending"].to_list()
+    out, start = [], 0
+    for b in BOUNDS:
+        end = n if b == 100 else max((rn for rn in range(1, n + 1) if rn * 100 <= b * n), default=0)
+        end = max(end, start)
+        out.append((end - start, sum(spending[start:end])))
+        start = end
+    return out
+
+
+def gini(gs: list[tuple[int, float]]) -> float:
+    n = sum(p for p, _ in gs)
+    t = sum(s for _, s in gs)
+    area, cx, cy = 0.0, 0.0, 0.0
+    for p, s in gs:
+        x, y = cx + p / n, cy + s / t
+        area += (x - cx) * (y + cy)
+        cx, cy = x, y
+    return 1 - area
+
+
+@pytest.fixture(scope="module")
+def lorenz(built_derived, accounts, tmp_path_factory):
+    root = tmp_path_factory.mktemp("lorenz")
+    wh = root / "warehouse"
+    shutil.copytree(built_derived["warehouse"], wh)
+    shutil.rmtree(wh / "releases", ignore_errors=True)
+    definition = root / "lorenz.toml"
+    definition.write_text(DEFINITION)
+    out = root / "out"
+    r = run_aim("study", "lorenz", "--project", accounts["projects"]["population"],
+                "--warehouse", str(wh), "--source", "population", "--year", str(YEAR),
+                "--definition", str(definition), "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    pati = pl.from_arrow(DeltaTable(str(wh / "tables" / "pati")).to_pyarrow_table())
+    pati = pati.filter((pl.col("year") == YEAR) & (pl.col("quarters_insured") > 0)).select(
+        "person_id", "insurer", spending=pl.col("reimbursed_total").fill_null(0).cast(pl.Float64))
+    return out, pati
+
+
+def summary(out: Path) -> list[dict]:
+    with open(out / "lorenz-summary.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_gini_and_top_shares_equal_an_independent_computation(lorenz):
+    out, pati = lorenz
+    rows = summary(out)
+    checked = 0
+    for row in rows:
+        area = pati if row["breakdown"] == "belgium" else pati.filter(pl.col("insurer") == row["area"])
+        gs = groups(area)
+        assert int(row["persons"]) == area.height
+        assert float(row["total"]) == pytest.approx(area["spending"].sum(), abs=0.01)
+        if row["gini"]:
+            assert float(row["gini"]) == pytest.approx(gini(gs), abs=1e-5)
+            checked += 1
+        for top in TOPS:
+            v = row[f"top_{top}pct_share"]
+            if v:
+                first = BOUNDS.index(100 - top) + 1
+                share = sum(s for _, s in gs[first:]) / area["spending"].sum()
+                assert float(v) == pytest.approx(share, abs=1e-5)
+    assert checked >= 2, rows  # Belgium and at least one insurer carry a curve
+
+
+def test_the_released_groups_equal_the_independent_cut_and_hidden_ones_leave_no_number(lorenz):
+    out, pati = lorenz
+    released = out / "released" / f"lorenz-reimbursed_total-insurer-{YEAR}.csv"
+    with open(released, newline="") as f:
+        cells = list(csv.DictReader(f))
+    hidden = 0
+    for cell in cells:
+        if cell["area"] == "Belgium" or cell["quantile group"] == "all persons":
+            continue
+        gs = groups(pati.filter(pl.col("insurer") == cell["area"]))
+        i = [label(k) for k in range(len(BOUNDS))].index(cell["quantile group"])
+        if cell["persons"] == "small cell":
+            hidden += 1
+            assert cell["sum_spending"] == "small cell"
+            continue
+        assert int(cell["persons"]) == gs[i][0]
+        if cell["sum_spending"] != "small cell":  # else hidden by the contributor rule
+            assert float(cell["sum_spending"]) == pytest.approx(gs[i][1], abs=0.01)
+    assert hidden > 0, "the small insurers' groups are hidden at 3,000 persons"
+    # An area with a hidden group has no curve, no Gini and no point in any output.
+    incomplete = {r["area"] for r in summary(out) if int(r["hidden_groups"]) > 0}
+    assert incomplete
+    for r in summary(out):
+        if r["area"] in incomplete and r["breakdown"] == "insurer":
+            assert r["gini"] == ""
+    with open(out / "lorenz-points.csv", newline="") as f:
+        plotted = {(p["breakdown"], p["area"]) for p in csv.DictReader(f)}
+    assert not {("insurer", a) for a in incomplete} & plotted
+    html = (out / "report.html").read_text()
+    assert "cellule masquée" in html
