@@ -146,3 +146,68 @@ def test_the_released_groups_equal_the_independent_cut_and_hidden_ones_leave_no_
     assert not {("insurer", a) for a in incomplete} & plotted
     html = (out / "report.html").read_text()
     assert "cellule masquée" in html
+
+
+ART112 = """
+id = "diabetes"
+title = "Antidiabetics"
+company = "Test Pharma"
+atc = ["A10"]
+years = [2024]
+"""
+AGE_BANDS = [("0-17", 0, 17), ("18-44", 18, 44), ("45-64", 45, 64), ("65-74", 65, 74),
+             ("75-84", 75, 84), ("85+", 85, 200)]
+
+
+def delta(wh: Path, name: str) -> pl.DataFrame:
+    return pl.from_arrow(DeltaTable(str(wh / "tables" / name)).to_pyarrow_table())
+
+
+def test_art112_cells_equal_an_independent_computation(built_derived, accounts, tmp_path):
+    wh = tmp_path / "warehouse"
+    shutil.copytree(built_derived["warehouse"], wh)
+    shutil.rmtree(wh / "releases", ignore_errors=True)
+    requests = tmp_path / "art112.toml"
+    requests.write_text(ART112)
+    out = tmp_path / "out"
+    r = run_aim("study", "art112", "--project", accounts["projects"]["population"],
+                "--warehouse", str(wh), "--requests", str(requests), "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    faru = delta(wh, "faru").filter(
+        pl.col("atc").str.starts_with("A10")
+        & (pl.col("delivery_date") >= pl.date(YEAR, 1, 1))
+        & (pl.col("delivery_date") < pl.date(YEAR + 1, 1, 1)))
+    pati = delta(wh, "pati").filter(pl.col("year") == YEAR)
+    muni = delta(wh, "ref_municipality_2025").select(pl.col("nis"), pl.col("region"))
+    band = pl.lit(None, dtype=pl.Utf8)
+    for label, lo, hi in reversed(AGE_BANDS):
+        band = pl.when(pl.col("age").is_between(lo, hi)).then(pl.lit(label)).otherwise(band)
+    persons = (faru.group_by("person_id").agg(
+        packages=pl.col("packages").sum(), ddd=pl.col("ddd").sum(),
+        reimbursed=pl.col("amount_reimbursed").cast(pl.Float64).sum())
+        .join(pati.select("person_id", "age", "sex", "municipality_2025"), on="person_id")
+        .join(muni, left_on="municipality_2025", right_on="nis")
+        .with_columns(age_band=band))
+    with open(out / "diabetes" / "result.csv", newline="") as f:
+        cells = list(csv.DictReader(f))
+    released = hidden = 0
+    for cell in cells:
+        sel = persons
+        if cell["region"] != "Belgium":
+            sel = sel.filter(pl.col("region") == cell["region"])
+        if cell["age band"] != "all ages":
+            sel = sel.filter(pl.col("age_band") == cell["age band"])
+        if cell["sex"] != "all":
+            sel = sel.filter(pl.col("sex") == cell["sex"])
+        if cell["persons"] == "small cell":
+            hidden += 1
+            assert cell["sum_packages"] == cell["sum_ddd"] == cell["sum_reimbursed"] == "small cell"
+            continue
+        released += 1
+        assert int(cell["persons"]) == sel.height, cell
+        for col, ours in [("packages", "sum_packages"), ("ddd", "sum_ddd"), ("reimbursed", "sum_reimbursed")]:
+            if cell[ours] != "small cell":
+                assert float(cell[ours]) == pytest.approx(sel[col].sum(), abs=0.01), (cell, col)
+    assert released > 0 and hidden > 0, (released, hidden)
+    assert (out / "diabetes" / "result.xlsx").exists()
+    assert "cellule masquée" in (out / "diabetes" / "report.html").read_text()

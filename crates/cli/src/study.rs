@@ -42,6 +42,36 @@ pub enum StudyCommand {
         #[command(flatten)]
         identity: Identity,
     },
+    /// Article 112 result files: for each request (a medicine by ATC codes or CNK products,
+    /// over years or quarters), reimbursed packages, DDD, patients and amounts by region, age
+    /// band and sex, on the whole population, one table per period through the gate
+    /// (docs/studies.md). Writes OUT/<request id>/report.html, result.csv, result.xlsx and
+    /// the released tables.
+    Art112(Art112Args),
+}
+
+/// The options of `aim study art112`.
+#[derive(clap::Args)]
+pub struct Art112Args {
+    /// The project the result files are for: the account must be its member and the
+    /// project in production (a population request, or an agency study).
+    #[arg(long, value_name = "ID")]
+    project: String,
+    /// Warehouse folder.
+    #[arg(long)]
+    warehouse: PathBuf,
+    /// The request file: one request, or a batch of [[request]] (TOML;
+    /// crates/studies/examples/art112-request.toml).
+    #[arg(long, value_name = "FILE")]
+    requests: PathBuf,
+    /// Output folder: one sub-folder per request (created).
+    #[arg(long)]
+    out: PathBuf,
+    /// Reference data folder, for the regions' names (default: as `aim reference`).
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    #[command(flatten)]
+    identity: Identity,
 }
 
 /// Where a study runs.
@@ -114,7 +144,82 @@ pub fn run(command: StudyCommand) -> Result<u8> {
             }
             Ok(0)
         }
+        StudyCommand::Art112(args) => art112(args),
     }
+}
+
+fn art112(args: Art112Args) -> Result<u8> {
+    let text = std::fs::read_to_string(&args.requests)
+        .with_context(|| format!("cannot read {}", args.requests.display()))?;
+    let requests = aim_studies::art112::parse(&text)
+        .with_context(|| format!("in {}", args.requests.display()))?;
+    let action = "study art112";
+    let object = format!(
+        "{} ({} request(s)) -> {}",
+        args.requests.display(),
+        requests.len(),
+        args.out.display()
+    );
+    let (mut session, grant) = access::authorize_release(
+        &args.identity,
+        Some(&args.warehouse),
+        &args.project,
+        Capability::ReleasePopulationTable,
+        action,
+        &object,
+    )?;
+    let done = (|| {
+        let wh = aim_warehouse::Warehouse::open(&args.warehouse)?;
+        let rt = crate::runtime()?;
+        let mut gate = aim_disclosure::Gate::open(&wh)?;
+        if gate.earlier_releases() > 0 {
+            eprintln!(
+                "replaying {} earlier release(s) for the audit…",
+                gate.earlier_releases()
+            );
+        }
+        let names = area_names(&crate::reference_dir(args.reference.as_deref()));
+        let mut files = Vec::new();
+        for request in &requests {
+            let out = args.out.join(&request.id);
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let tables = rt.block_on(aim_studies::run::art112(
+                &mut gate,
+                &grant,
+                request,
+                &out,
+                &|title| eprintln!("through the gate: {title}"),
+            ))?;
+            for t in &tables {
+                println!(
+                    "{} {}: {} cells, {} hidden",
+                    request.id,
+                    t.period,
+                    t.outcome.cells,
+                    t.outcome.primary
+                        + t.outcome.secondary
+                        + t.outcome.differencing
+                        + t.outcome.contributor
+                        + t.outcome.provider
+                );
+            }
+            let info = RunInfo {
+                project: grant.project().to_string(),
+                source: "population".into(),
+                created: chrono::Utc::now().to_rfc3339(),
+            };
+            files.extend(aim_studies::art112_report::write(
+                request, &tables, &names, &info, &out,
+            )?);
+        }
+        Ok::<_, anyhow::Error>(files)
+    })();
+    let files = session.finish(action, &object, done)?;
+    for f in files {
+        println!("wrote {}", f.display());
+    }
+    Ok(0)
 }
 
 fn lorenz(

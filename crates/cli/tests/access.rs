@@ -149,6 +149,21 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
             ]),
             Capability::ReleaseSampleTable,
         ),
+        (
+            v(&[
+                "study",
+                "art112",
+                "--project",
+                population,
+                "--warehouse",
+                &w,
+                "--requests",
+                &spec,
+                "--out",
+                &dir,
+            ]),
+            Capability::ReleasePopulationTable,
+        ),
         (v(&["ingest", "--warehouse", &w, &dir]), Capability::Ingest),
         (
             v(&[

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct AreaNames(pub BTreeMap<String, (String, String)>);
 
 impl AreaNames {
-    fn fr(&self, area: &str) -> String {
+    /// The French name.
+    pub fn fr(&self, area: &str) -> String {
         match area {
             BELGIUM => "Belgique".into(),
             a => self
@@ -27,7 +28,8 @@ impl AreaNames {
                 .unwrap_or_else(|| a.into()),
         }
     }
-    fn nl(&self, area: &str) -> String {
+    /// The Dutch name.
+    pub fn nl(&self, area: &str) -> String {
         match area {
             BELGIUM => "België".into(),
             a => self
@@ -134,13 +136,14 @@ pub fn write(
     write_file(&summary_path, &summary)?;
     write_file(&points_path, &points)?;
     let xlsx = out.join("lorenz.xlsx");
-    workbook(&xlsx, &summary, &points)?;
+    workbook(&xlsx, &[("summary", &summary), ("points", &points)])?;
     let html = out.join("report.html");
     write_file(&html, &report(def, tables, names, info))?;
     Ok(vec![html, summary_path, points_path, xlsx])
 }
 
-fn csv_line(fields: impl IntoIterator<Item = String>) -> String {
+/// One CSV line (quoted where needed), with its newline.
+pub(crate) fn csv_line(fields: impl IntoIterator<Item = String>) -> String {
     let mut line = fields
         .into_iter()
         .map(|f| {
@@ -156,15 +159,15 @@ fn csv_line(fields: impl IntoIterator<Item = String>) -> String {
     line
 }
 
-/// The two CSV texts as the sheets of one workbook (numbers as numbers).
-fn workbook(path: &Path, summary: &str, points: &str) -> Result<(), StudyError> {
+/// CSV texts as the sheets of one workbook (numbers as numbers), by sheet name.
+pub(crate) fn workbook(path: &Path, sheets: &[(&str, &str)]) -> Result<(), StudyError> {
     let fail = |e: rust_xlsxwriter::XlsxError| StudyError::Workbook {
         file: path.to_path_buf(),
         what: e.to_string(),
     };
     let mut wb = rust_xlsxwriter::Workbook::new();
-    for (name, text) in [("summary", summary), ("points", points)] {
-        let sheet = wb.add_worksheet().set_name(name).map_err(fail)?;
+    for (name, text) in sheets {
+        let sheet = wb.add_worksheet().set_name(*name).map_err(fail)?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .from_reader(text.as_bytes());

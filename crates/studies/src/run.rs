@@ -84,3 +84,64 @@ pub async fn lorenz(
     }
     Ok(tables)
 }
+
+/// One period of an Article 112 request, as released.
+#[derive(Debug, Clone)]
+pub struct Art112Table {
+    /// `2024` or `2024Q3`.
+    pub period: String,
+    /// The file the gate wrote.
+    pub released_file: PathBuf,
+    /// What the gate did.
+    pub outcome: Outcome,
+    /// The released rows, read back.
+    pub rows: Vec<crate::released::ReleasedRow>,
+}
+
+/// Releases the tables of an Article 112 request (one per period) through `gate` for the
+/// project of `grant`, into `out/released/` (the requests in `out/requests/`), and reads them
+/// back.
+pub async fn art112(
+    gate: &mut Gate<'_>,
+    grant: &Grant,
+    request: &crate::art112::Request,
+    out: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<Art112Table>, StudyError> {
+    let released_dir = out.join("released");
+    let requests_dir = out.join("requests");
+    for dir in [&released_dir, &requests_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| StudyError::Write {
+            file: dir.clone(),
+            source,
+        })?;
+    }
+    let mut tables = Vec::new();
+    for (year, quarter) in request.periods() {
+        let period = crate::art112::period_label(year, quarter);
+        let table = request.table(year, quarter);
+        let stem = format!("{}-{period}", request.id);
+        let request_file = requests_dir.join(format!("{stem}.toml"));
+        let text = toml::to_string(&table).map_err(|e| StudyError::Definition(e.to_string()))?;
+        std::fs::write(&request_file, text).map_err(|source| StudyError::Write {
+            file: request_file.clone(),
+            source,
+        })?;
+        progress(&table.title);
+        let file = released_dir.join(format!("{stem}.csv"));
+        let outcome = gate
+            .release(&table, grant, &Options::default(), &file)
+            .await
+            .map_err(|source| StudyError::Gate {
+                title: table.title.clone(),
+                source,
+            })?;
+        tables.push(Art112Table {
+            period,
+            rows: crate::released::read(&file)?,
+            released_file: file,
+            outcome,
+        });
+    }
+    Ok(tables)
+}
