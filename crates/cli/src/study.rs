@@ -149,17 +149,9 @@ pub fn run(command: StudyCommand) -> Result<u8> {
 }
 
 fn art112(args: Art112Args) -> Result<u8> {
-    let text = std::fs::read_to_string(&args.requests)
-        .with_context(|| format!("cannot read {}", args.requests.display()))?;
-    let requests = aim_studies::art112::parse(&text)
-        .with_context(|| format!("in {}", args.requests.display()))?;
     let action = "study art112";
-    let object = format!(
-        "{} ({} request(s)) -> {}",
-        args.requests.display(),
-        requests.len(),
-        args.out.display()
-    );
+    let object = format!("{} -> {}", args.requests.display(), args.out.display());
+    // The account first: a refusal comes before anything is read.
     let (mut session, grant) = access::authorize_release(
         &args.identity,
         Some(&args.warehouse),
@@ -169,6 +161,10 @@ fn art112(args: Art112Args) -> Result<u8> {
         &object,
     )?;
     let done = (|| {
+        let text = std::fs::read_to_string(&args.requests)
+            .with_context(|| format!("cannot read {}", args.requests.display()))?;
+        let requests = aim_studies::art112::parse(&text)
+            .with_context(|| format!("in {}", args.requests.display()))?;
         let wh = aim_warehouse::Warehouse::open(&args.warehouse)?;
         let rt = crate::runtime()?;
         let mut gate = aim_disclosure::Gate::open(&wh)?;
