@@ -703,6 +703,7 @@ fn run(cli: Cli) -> Result<u8> {
                     let ctx = if sample {
                         aim_warehouse::query::sample_session(&wh, &BTreeMap::new()).await?
                     } else {
+                        aim_warehouse::query::check_versions(&wh, &versions).await?;
                         aim_warehouse::query::session(&wh, &versions).await?
                     };
                     aim_warehouse::query::run_read_only(&ctx, &query).await

@@ -2,16 +2,20 @@
 
 use crate::{Result, Warehouse, WarehouseError, delta, tables};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::execution::context::{SQLOptions, SessionContext, SessionState};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-/// A SQL session with every table of the warehouse registered under its name, at its
-/// current version, or at the version given in `versions` (time travel).
+/// A SQL session with every table of the warehouse under its name, at its current version,
+/// or at the version given in `versions` (time travel). A table is opened (its Delta log
+/// read) only when a query names it ([`LazyTables`]), so a query pays for the tables it
+/// reads, not for every table of the warehouse.
 pub async fn session(wh: &Warehouse, versions: &BTreeMap<String, u64>) -> Result<SessionContext> {
     session_of(wh, &wh.table_names(), versions).await
 }
 
-/// A SQL session with only the named tables registered.
+/// A SQL session with only the named tables (each opened when a query first names it).
 pub async fn session_of(
     wh: &Warehouse,
     names: &[String],
@@ -25,9 +29,80 @@ pub async fn session_of(
             )));
         }
     }
+    let tables = names
+        .iter()
+        .filter(|n| existing.contains(n))
+        .map(|n| (n.clone(), (wh.clone(), versions.get(n).copied())))
+        .collect();
+    Ok(lazy_session(tables))
+}
+
+/// Checks that each pinned version exists (`aim sql --at`): a session opens its tables only
+/// when a query names them, so a wrong version would otherwise pass unnoticed in a query
+/// that does not read the table.
+pub async fn check_versions(wh: &Warehouse, versions: &BTreeMap<String, u64>) -> Result<()> {
+    for (name, v) in versions {
+        let latest = tables::open(wh, name)
+            .await?
+            .and_then(|t| t.version())
+            .ok_or_else(|| {
+                WarehouseError::NoSuchVersion(format!(
+                    "no table named '{name}' to read at a version"
+                ))
+            })?;
+        if *v > latest {
+            return Err(WarehouseError::NoSuchVersion(format!(
+                "table {name} has versions 0 to {latest}; there is no version {v}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A session whose default schema is `tables`: name → (its warehouse, a pinned version).
+fn lazy_session(tables: BTreeMap<String, (Warehouse, Option<u64>)>) -> SessionContext {
     let ctx = SessionContext::new();
-    for name in names {
-        let table = match versions.get(name) {
+    let schema = Arc::new(LazyTables {
+        tables,
+        state: ctx.state(),
+        opened: Mutex::new(BTreeMap::new()),
+    });
+    let catalog = ctx
+        .catalog("datafusion")
+        .expect("a new session has its default catalog");
+    catalog
+        .register_schema("public", schema)
+        .expect("the default catalog takes a schema");
+    ctx
+}
+
+/// The tables of a session, each opened (its Delta log read, at its pinned version or the
+/// latest) the first time a query names it, then kept for the session.
+struct LazyTables {
+    tables: BTreeMap<String, (Warehouse, Option<u64>)>,
+    /// The session's state: its object-store registry (shared with the session) learns
+    /// each table's store when the table is opened.
+    state: SessionState,
+    opened: Mutex<BTreeMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl std::fmt::Debug for LazyTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyTables")
+            .field("tables", &self.tables.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl LazyTables {
+    async fn open(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = self.opened.lock().expect("not poisoned").get(name) {
+            return Ok(Some(t.clone()));
+        }
+        let Some((wh, version)) = self.tables.get(name) else {
+            return Ok(None);
+        };
+        let table = match version {
             Some(v) => {
                 let latest = tables::open(wh, name)
                     .await?
@@ -42,21 +117,36 @@ pub async fn session_of(
             }
             None => match tables::open(wh, name).await? {
                 Some(t) => t,
-                None => continue,
+                None => return Ok(None),
             },
         };
-        register(&ctx, name, &table).await?;
+        table
+            .update_datafusion_session(&self.state)
+            .map_err(delta(name))?;
+        let provider: Arc<dyn TableProvider> = table.table_provider().await?;
+        self.opened
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string(), provider.clone());
+        Ok(Some(provider))
     }
-    Ok(ctx)
 }
 
-/// Registers a Delta table in a session under `name`.
-async fn register(ctx: &SessionContext, name: &str, table: &deltalake::DeltaTable) -> Result<()> {
-    table
-        .update_datafusion_session(&ctx.state())
-        .map_err(delta(name))?;
-    ctx.register_table(name, table.table_provider().await?)?;
-    Ok(())
+#[async_trait::async_trait]
+impl SchemaProvider for LazyTables {
+    fn table_names(&self) -> Vec<String> {
+        self.tables.keys().cloned().collect()
+    }
+
+    async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+        self.open(name)
+            .await
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.contains_key(name)
+    }
 }
 
 /// A SQL session over the permanent sample (`WH/sample`): its tables under their usual names,
@@ -67,26 +157,28 @@ pub async fn sample_session(
     versions: &BTreeMap<String, u64>,
 ) -> Result<SessionContext> {
     let sample = wh.sample();
-    let sample_names = sample.table_names();
-    let (of_sample, of_refs): (BTreeMap<String, u64>, BTreeMap<String, u64>) = versions
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .partition(|(k, _)| sample_names.contains(k));
-    let ctx = session(&sample, &of_sample).await?;
+    let mut tables: BTreeMap<String, (Warehouse, Option<u64>)> = sample
+        .table_names()
+        .into_iter()
+        .map(|n| {
+            let v = versions.get(&n).copied();
+            (n, (sample.clone(), v))
+        })
+        .collect();
     for name in wh
         .table_names()
         .into_iter()
         .filter(|n| n.starts_with("ref_"))
     {
-        let table = match of_refs.get(&name) {
-            Some(v) => Some(tables::open_at(wh, &name, *v).await?),
-            None => tables::open(wh, &name).await?,
-        };
-        if let Some(table) = table {
-            register(&ctx, &name, &table).await?;
-        }
+        let v = versions.get(&name).copied();
+        tables.insert(name, (wh.clone(), v));
     }
-    Ok(ctx)
+    if let Some(name) = versions.keys().find(|n| !tables.contains_key(*n)) {
+        return Err(WarehouseError::NoSuchVersion(format!(
+            "no table named '{name}' to read at a version"
+        )));
+    }
+    Ok(lazy_session(tables))
 }
 
 /// Runs one read-only statement (a query; no DDL, no DML, no `SET`).
