@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A login started and not yet finished.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A login started and not yet finished. Its `Debug` shows neither the nonce nor the PKCE
+/// verifier.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub(crate) state: String,
     pub(crate) nonce: String,
@@ -22,6 +23,16 @@ pub struct PendingLogin {
     pub(crate) next: String,
     /// Seconds since the Unix epoch.
     pub(crate) created_at: u64,
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("state", &self.state)
+            .field("next", &self.next)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// 32 random bytes from the operating system, base64url without padding (43 characters).
@@ -181,6 +192,8 @@ mod tests {
         assert_ne!(a.state, b.state);
         assert_ne!(a.nonce, b.nonce);
         assert_ne!(a.pkce_verifier, b.pkce_verifier);
+        let shown = format!("{a:?}");
+        assert!(!shown.contains(&a.nonce) && !shown.contains(&a.pkce_verifier));
         // RFC 7636: a verifier of 43 to 128 unreserved characters.
         assert_eq!(a.pkce_verifier.len(), 43);
         assert!(
