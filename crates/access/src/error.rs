@@ -122,6 +122,16 @@ pub enum AccessError {
         /// The file.
         path: PathBuf,
     },
+    /// An OpenID Connect login whose identity no account is linked to.
+    #[error(
+        "no account is linked to the identity {subject} of {issuer}: an administrator links it with `aim account link-oidc EMAIL --issuer {issuer} --subject {subject}`"
+    )]
+    OidcNotLinked {
+        /// The provider.
+        issuer: String,
+        /// The person's subject at that provider.
+        subject: String,
+    },
     /// Wrong e-mail or password (which one is not said).
     #[error("wrong e-mail or password")]
     WrongPassword,

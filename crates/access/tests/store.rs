@@ -236,6 +236,53 @@ fn oidc_identities(fresh: Fresh) {
         s.link_oidc("b@example.be", issuer, "sub-1"),
         Err(StoreError::OidcTaken { .. })
     ));
+    for (i, sub) in [
+        ("", "sub-2"),
+        (issuer, ""),
+        (issuer, "a\nb"),
+        ("https://x y", "s"),
+    ] {
+        assert!(
+            matches!(
+                s.link_oidc("b@example.be", i, sub),
+                Err(StoreError::Invalid(_))
+            ),
+            "{i:?} {sub:?}"
+        );
+    }
+    assert!(matches!(
+        s.link_oidc("b@example.be", issuer, &"s".repeat(256)),
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+fn oidc_logins_map_only_linked_enabled_accounts(fresh: Fresh) {
+    let mut s = Store::open(&fresh()).unwrap();
+    s.create_account(&new_account("a@example.be", &[Role::Researcher]))
+        .unwrap();
+    let issuer = "https://idp.example.be/realms/aim";
+    // No auto-provisioning, and an e-mail is not an identity: nothing is linked yet.
+    let e = s.account_for_oidc_login(issuer, "sub-1").unwrap_err();
+    assert!(matches!(e, AccessError::OidcNotLinked { .. }), "{e}");
+    assert!(e.to_string().contains("aim account link-oidc"), "{e}");
+    assert_eq!(s.count_accounts().unwrap(), 1);
+    s.link_oidc("a@example.be", issuer, "sub-1").unwrap();
+    assert_eq!(
+        s.account_for_oidc_login(issuer, "sub-1").unwrap().email,
+        "a@example.be"
+    );
+    // The same subject at another provider is someone else.
+    assert!(matches!(
+        s.account_for_oidc_login("https://other.example.be", "sub-1"),
+        Err(AccessError::OidcNotLinked { .. })
+    ));
+    s.set_enabled("a@example.be", false).unwrap();
+    assert!(matches!(
+        s.account_for_oidc_login(issuer, "sub-1"),
+        Err(AccessError::Disabled { .. })
+    ));
+    s.set_enabled("a@example.be", true).unwrap();
+    assert!(s.account_for_oidc_login(issuer, "sub-1").is_ok());
 }
 
 fn audit_chain(s: &mut Store, n: usize) {
@@ -628,6 +675,10 @@ const SUITE: &[(&str, Case)] = &[
     ("passwords", passwords),
     ("keys", keys),
     ("oidc_identities", oidc_identities),
+    (
+        "oidc_logins_map_only_linked_enabled_accounts",
+        oidc_logins_map_only_linked_enabled_accounts,
+    ),
     (
         "the_audit_log_chains_and_refuses_changes",
         the_audit_log_chains_and_refuses_changes,

@@ -70,6 +70,21 @@ pub enum AccountCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Links an OpenID Connect identity to an account: a login by that provider with that
+    /// subject is then this account, and no other (administrator). The issuer must be
+    /// written exactly as the provider writes it (its `iss`).
+    LinkOidc {
+        #[command(flatten)]
+        at: Where,
+        /// The account's e-mail.
+        email: String,
+        /// The provider's issuer URL (https; http only on this machine).
+        #[arg(long)]
+        issuer: String,
+        /// The person's subject (`sub`) at that provider.
+        #[arg(long)]
+        subject: String,
+    },
     /// Sets an account's local password, read from standard input (administrator).
     Password {
         #[command(flatten)]
@@ -247,6 +262,33 @@ pub fn run_account(command: AccountCommand) -> Result<u8> {
             let exists = s.store.account(&email).map_err(Into::into);
             s.finish("account key", &email, exists)?;
             hand_over_key(&mut s.store, &email, out.as_deref())?;
+            Ok(0)
+        }
+        AccountCommand::LinkOidc {
+            at,
+            email,
+            issuer,
+            subject,
+        } => {
+            let mut s = authorize(
+                &at.identity,
+                at.warehouse.as_deref(),
+                Capability::ManageAccounts,
+                "account link-oidc",
+                &email,
+            )?;
+            let linked = aim_oidc::Issuer::parse(&issuer)
+                .map_err(anyhow::Error::from)
+                .and_then(|issuer| {
+                    s.store
+                        .link_oidc(&email, issuer.as_str(), &subject)
+                        .map_err(Into::into)
+                });
+            let object = format!("{email} (subject {subject} of {issuer})");
+            let a = s.finish("account link-oidc", &object, linked)?;
+            println!(
+                "{a} is linked to the subject {subject} of {issuer}: a login by that provider with that subject is this account"
+            );
             Ok(0)
         }
         AccountCommand::Password { at, email } => {

@@ -206,6 +206,18 @@ fn commands(tmp: &Path) -> Vec<(Vec<String>, Capability)> {
         (
             v(&[
                 "account",
+                "link-oidc",
+                "nobody@test.example",
+                "--issuer",
+                "https://idp.example.be",
+                "--subject",
+                "s-1",
+            ]),
+            Capability::ManageAccounts,
+        ),
+        (
+            v(&[
+                "account",
                 "add",
                 "--email",
                 "nobody@test.example",
@@ -440,6 +452,68 @@ fn lifecycle(store: &str, dir: &Path, tamper: impl Fn(&str)) {
     assert!(text(&o).contains("belongs to no account"), "{}", text(&o));
     let o = run(&["status", "--warehouse", "/nonexistent"], &fresh);
     assert!(!text(&o).contains("error: refused"), "{}", text(&o));
+    // An OpenID Connect identity: linked by an administrator, once, to one account, audited.
+    let link = |who: &str, issuer: &str, subject: &str| {
+        run(
+            &[
+                "account",
+                "link-oidc",
+                who,
+                "--issuer",
+                issuer,
+                "--subject",
+                subject,
+            ],
+            &admin,
+        )
+    };
+    let issuer = "https://idp.example.be/realms/aim";
+    let o = link(email(Role::Researcher), issuer, "f3a1c2");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("is linked to the subject f3a1c2 of https://idp.example.be/realms/aim"),
+        "{}",
+        text(&o)
+    );
+    let o = link(email(Role::AgencyAnalyst), issuer, "f3a1c2");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("linked to another account"),
+        "{}",
+        text(&o)
+    );
+    let o = link(email(Role::AgencyAnalyst), "http://idp.example.be", "a1");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("only https"), "{}", text(&o));
+    let o = run(
+        &[
+            "account",
+            "link-oidc",
+            email(Role::Researcher),
+            "--issuer",
+            issuer,
+            "--subject",
+            "x",
+        ],
+        &fresh,
+    );
+    assert!(
+        text(&o).contains("needs the role administrator"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["audit", "show", "--json", "--last", "10"], &admin);
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let linked = |outcome: &str, needle: &str| {
+        entries.iter().any(|e| {
+            e["action"] == "account link-oidc"
+                && e["outcome"] == outcome
+                && e["object"].as_str().unwrap_or("").contains(needle)
+        })
+    };
+    assert!(linked("done", "f3a1c2"), "{entries:?}");
+    assert!(linked("failed", "idp.example.be"), "{entries:?}");
+
     // A password from standard input.
     let mut child = bare()
         .args([

@@ -265,6 +265,7 @@ impl Store {
         issuer: &str,
         subject: &str,
     ) -> Result<Account, StoreError> {
+        check_oidc_identity(issuer, subject)?;
         let a = self.account(email)?;
         if let Some(other) = self.account_by_oidc(issuer, subject)?
             && other.id != a.id
@@ -293,4 +294,41 @@ impl Store {
             &[issuer.into(), subject.into()],
         )
     }
+
+    /// The account a verified OpenID Connect login is: only the account linked to that
+    /// (issuer, subject) by an administrator (`aim account link-oidc`), never one found by
+    /// e-mail and never a new one; a disabled account is refused.
+    pub fn account_for_oidc_login(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Account, AccessError> {
+        match self.account_by_oidc(issuer, subject)? {
+            None => Err(AccessError::OidcNotLinked {
+                issuer: issuer.into(),
+                subject: subject.into(),
+            }),
+            Some(a) if !a.enabled => Err(AccessError::Disabled {
+                account: a.to_string(),
+            }),
+            Some(a) => Ok(a),
+        }
+    }
+}
+
+/// An identity that can be linked: an issuer and a subject of at most 255 characters
+/// (OpenID Connect Core §2), neither empty nor holding spaces or control characters.
+fn check_oidc_identity(issuer: &str, subject: &str) -> Result<(), StoreError> {
+    let bad = |s: &str| s.is_empty() || s.len() > 255 || s.chars().any(|c| c.is_control());
+    if bad(issuer) || issuer.contains(char::is_whitespace) {
+        return Err(StoreError::Invalid(format!(
+            "{issuer:?} is not an OpenID Connect issuer"
+        )));
+    }
+    if bad(subject) {
+        return Err(StoreError::Invalid(format!(
+            "{subject:?} is not an OpenID Connect subject (1 to 255 characters, no control character)"
+        )));
+    }
+    Ok(())
 }
