@@ -14,6 +14,7 @@ mod audit;
 mod conn;
 mod migrations;
 mod projects;
+mod sessions;
 
 pub use migrations::{LATEST, MIGRATIONS, Migration};
 
