@@ -15,6 +15,7 @@ mod conn;
 mod migrations;
 mod projects;
 mod sessions;
+mod visible;
 
 pub use migrations::{LATEST, MIGRATIONS, Migration};
 
