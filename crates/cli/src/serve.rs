@@ -54,8 +54,8 @@ fn accounts_store(
     if options.public_only {
         return Ok(None);
     }
-    let explicit = options.store.is_some()
-        || std::env::var("AIM_STORE").is_ok_and(|s| !s.is_empty());
+    let explicit =
+        options.store.is_some() || std::env::var("AIM_STORE").is_ok_and(|s| !s.is_empty());
     let location = crate::access::store_location(options.store.as_deref(), Some(warehouse))?;
     match &location {
         aim_access::StoreLocation::Sqlite(p) if !explicit && !p.exists() => Ok(None),
@@ -142,7 +142,10 @@ pub fn run(
                     "Sign-in and project pages: {public_url}/login  (accounts store {})",
                     location.display()
                 );
-                state.with_portal(aim_web::Portal::new(store, aim_web::PortalConfig::default()))
+                state.with_portal(aim_web::Portal::new(
+                    store,
+                    aim_web::PortalConfig::default(),
+                ))
             }
             None => state,
         };

@@ -42,7 +42,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get};
 use data::Data;
 use html::{Ctx, NotFound};
 use std::sync::{Arc, OnceLock};
@@ -203,7 +203,10 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/projects", get(pr::list)),
         ("/projects/new", get(pr::new_form).post(pr::file)),
         ("/projects/{id}", get(pr::show)),
-        ("/projects/{id}/move", get(pr::to_project).post(pr::move_project)),
+        (
+            "/projects/{id}/move",
+            get(pr::to_project).post(pr::move_project),
+        ),
         (
             "/projects/{id}/documents",
             get(pr::to_project).post(pr::add_document),

@@ -77,7 +77,12 @@ pub async fn submit(
     };
     let ctx = PageCtx::of(signed_in.as_ref());
     let Some(form) = Form::parse(&body) else {
-        return error_page(&ctx, StatusCode::BAD_REQUEST, "Unreadable form (400)", "the form could not be decoded");
+        return error_page(
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            "Unreadable form (400)",
+            "the form could not be decoded",
+        );
     };
     // Login forms come from this site only (no session yet, so no CSRF token: the Origin
     // check and the SameSite cookie stop a login forged by another site).
@@ -87,42 +92,46 @@ pub async fn submit(
     let email = form.get("email").to_lowercase();
     let password = form.get("password").to_string();
     let next = local_next(form.get("next")).unwrap_or_else(|| "/projects".into());
-    let address = peer.map(|Extension(p)| p.0.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let address = peer
+        .map(|Extension(p)| p.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
     let config = portal.config.clone();
     let subjects = vec![format!("account:{email}"), format!("address:{address}")];
     let (e2, s2, a2) = (email.clone(), subjects.clone(), address.clone());
     let outcome = portal
-        .with_store(move |s| -> Result<Result<aim_access::Account, LoginRefusal>, aim_access::StoreError> {
-            let now = now_secs();
-            let since = now - config.failure_window_secs;
-            let by_account = s.login_failures(&s2[0], since)?;
-            let by_address = s.login_failures(&s2[1], since)?;
-            let known = s.account(&e2).ok().map(|a| a.email);
-            let refusal = if by_account >= config.max_failures_per_account
-                || by_address >= config.max_failures_per_address
-            {
-                Some(LoginRefusal::TooMany)
-            } else {
-                match s.verify_password(&e2, &password) {
-                    Ok(a) => return Ok(Ok(a)),
-                    Err(AccessError::Disabled { .. }) => Some(LoginRefusal::Disabled),
-                    Err(AccessError::Store(e)) => return Err(e),
-                    Err(_) => Some(LoginRefusal::Wrong),
+        .with_store(
+            move |s| -> Result<Result<aim_access::Account, LoginRefusal>, aim_access::StoreError> {
+                let now = now_secs();
+                let since = now - config.failure_window_secs;
+                let by_account = s.login_failures(&s2[0], since)?;
+                let by_address = s.login_failures(&s2[1], since)?;
+                let known = s.account(&e2).ok().map(|a| a.email);
+                let refusal = if by_account >= config.max_failures_per_account
+                    || by_address >= config.max_failures_per_address
+                {
+                    Some(LoginRefusal::TooMany)
+                } else {
+                    match s.verify_password(&e2, &password) {
+                        Ok(a) => return Ok(Ok(a)),
+                        Err(AccessError::Disabled { .. }) => Some(LoginRefusal::Disabled),
+                        Err(AccessError::Store(e)) => return Err(e),
+                        Err(_) => Some(LoginRefusal::Wrong),
+                    }
+                };
+                let refusal = refusal.expect("set above");
+                if refusal != LoginRefusal::TooMany {
+                    s.record_login_failure(&s2, now, config.failure_window_secs)?;
                 }
-            };
-            let refusal = refusal.expect("set above");
-            if refusal != LoginRefusal::TooMany {
-                s.record_login_failure(&s2, now, config.failure_window_secs)?;
-            }
-            s.append_audit(&AuditEvent {
-                account: known,
-                project: None,
-                action: "web login".into(),
-                object: format!("from {a2}"),
-                outcome: Outcome::Refused(refusal.message().into()),
-            })?;
-            Ok(Err(refusal))
-        })
+                s.append_audit(&AuditEvent {
+                    account: known,
+                    project: None,
+                    action: "web login".into(),
+                    object: format!("from {a2}"),
+                    outcome: Outcome::Refused(refusal.message().into()),
+                })?;
+                Ok(Err(refusal))
+            },
+        )
         .await;
     let account = match outcome {
         Ok(Ok(Ok(a))) => a,
@@ -188,7 +197,12 @@ impl LoginRefusal {
 }
 
 /// `POST /logout`: ends the session and removes the cookie.
-pub async fn logout(State(st): State<AppState>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+pub async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     let (portal, signed_in) = match begin(&st, &headers, &uri).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -196,7 +210,12 @@ pub async fn logout(State(st): State<AppState>, headers: HeaderMap, uri: Uri, bo
     let ctx = PageCtx::of(signed_in.as_ref());
     let form = Form::parse(&body).unwrap_or_default();
     if let Some(s) = &signed_in {
-        if let Err(r) = check_post(&headers, st.public_url().as_str(), Some(s), form.get("csrf")) {
+        if let Err(r) = check_post(
+            &headers,
+            st.public_url().as_str(),
+            Some(s),
+            form.get("csrf"),
+        ) {
             return r.respond(&ctx);
         }
         let (t, who) = (s.token.clone(), s.account().email.clone());
@@ -221,7 +240,10 @@ pub async fn logout(State(st): State<AppState>, headers: HeaderMap, uri: Uri, bo
     (
         StatusCode::SEE_OTHER,
         [
-            (header::SET_COOKIE, sessions::clear_cookie(st.public_url().is_https())),
+            (
+                header::SET_COOKIE,
+                sessions::clear_cookie(st.public_url().is_https()),
+            ),
             (header::LOCATION, HeaderValue::from_static("/login")),
         ],
     )

@@ -4,7 +4,9 @@
 
 use crate::html::{asset, enc_segment, esc};
 use crate::sessions::SignedIn;
-use aim_access::{Account, Capability, Member, ProjectRole, capability_for_transition, require_for_project};
+use aim_access::{
+    Account, Capability, Member, ProjectRole, capability_for_transition, require_for_project,
+};
 use aim_projects::{Guard, Project, ProjectSheet, RequestType, Workflow};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -200,7 +202,11 @@ pub fn sheet_form(ctx: &PageCtx, wf: &Workflow, form: &SheetForm, error: Option<
          the agency evaluates the request from it. Fields marked * are required.</p>\n",
     );
     if let Some(e) = error {
-        let _ = writeln!(main, "<p class=\"error\" role=\"alert\" id=\"form-error\">{}</p>", esc(e));
+        let _ = writeln!(
+            main,
+            "<p class=\"error\" role=\"alert\" id=\"form-error\">{}</p>",
+            esc(e)
+        );
     }
     let text = |name: &str, label: &str, required: bool| {
         format!(
@@ -222,14 +228,22 @@ pub fn sheet_form(ctx: &PageCtx, wf: &Workflow, form: &SheetForm, error: Option<
             types,
             "<option value=\"{id}\"{sel}>{label}</option>",
             id = t.id(),
-            sel = if form.get("type") == t.id() { " selected" } else { "" },
+            sel = if form.get("type") == t.id() {
+                " selected"
+            } else {
+                ""
+            },
             label = esc(&wf.type_def(t).en),
         );
     }
     let check = |name: &str, label: &str| {
         format!(
             "<label class=\"check\"><input type=\"checkbox\" name=\"{name}\" id=\"{name}\" value=\"on\"{c}> {label}</label>\n",
-            c = if form.get(name).is_empty() { "" } else { " checked" },
+            c = if form.get(name).is_empty() {
+                ""
+            } else {
+                " checked"
+            },
         )
     };
     let _ = write!(
@@ -247,11 +261,25 @@ pub fn sheet_form(ctx: &PageCtx, wf: &Workflow, form: &SheetForm, error: Option<
         cemail = text("contact_email", "Project leader's e-mail", true),
         cphone = text("contact_phone", "Telephone", false),
         vars = area("variables", "Variables *", "one per line"),
-        periods = text("periods", "Periods (years 2022 or ranges 2019-2023, separated by commas)", true),
+        periods = text(
+            "periods",
+            "Periods (years 2022 or ranges 2019-2023, separated by commas)",
+            true
+        ),
         pop = area("population", "Population *", "selection criteria in words"),
-        linked = area("linked_sources", "Sources linked through the TTP", "one per line; empty when none"),
-        complex = check("complex", "The programme managers judged it complex (steering committee)"),
-        eps = check("eps_partner", "The requester is a partner with permanent access to the sample"),
+        linked = area(
+            "linked_sources",
+            "Sources linked through the TTP",
+            "one per line; empty when none"
+        ),
+        complex = check(
+            "complex",
+            "The programme managers judged it complex (steering committee)"
+        ),
+        eps = check(
+            "eps_partner",
+            "The requester is a partner with permanent access to the sample"
+        ),
     );
     frame(ctx, "New request", &main)
 }
@@ -273,7 +301,8 @@ pub fn show(
     let id = p.id();
     let href = project_href(id);
     let account = ctx.account.as_ref();
-    let may = |c: Capability| account.is_some_and(|a| require_for_project(a, c, id, membership).is_ok());
+    let may =
+        |c: Capability| account.is_some_and(|a| require_for_project(a, c, id, membership).is_ok());
     let s = p.sheet();
     let mut m = format!(
         "<p class=\"crumbs\"><a href=\"/projects\">Projects</a> › {}</p>\n<h1>{} — {}</h1>\n",
@@ -282,7 +311,11 @@ pub fn show(
         esc(&s.title)
     );
     if let Some(msg) = message {
-        let _ = writeln!(m, "<p class=\"error\" role=\"alert\" id=\"message\">{}</p>", esc(msg));
+        let _ = writeln!(
+            m,
+            "<p class=\"error\" role=\"alert\" id=\"message\">{}</p>",
+            esc(msg)
+        );
     }
     let _ = writeln!(
         m,
@@ -294,7 +327,11 @@ pub fn show(
             .unwrap_or_default()
     );
     if let Some(d) = wf.committee_deadline(p) {
-        let _ = writeln!(m, "<p>The sample committee's silence approves from {}.</p>", day(d));
+        let _ = writeln!(
+            m,
+            "<p>The sample committee's silence approves from {}.</p>",
+            day(d)
+        );
     }
     if let Some(n) = p.decision_number() {
         let _ = writeln!(m, "<p>Privacy committee's decision: {}</p>", esc(n));
@@ -305,7 +342,11 @@ pub fn show(
         "{} &lt;{}&gt;{}",
         esc(&s.contact.name),
         esc(&s.contact.email),
-        s.contact.phone.as_deref().map(|p| format!(", {}", esc(p))).unwrap_or_default()
+        s.contact
+            .phone
+            .as_deref()
+            .map(|p| format!(", {}", esc(p)))
+            .unwrap_or_default()
     );
     let rows: [(&str, String); 10] = [
         ("Type", esc(&wf.type_def(s.request_type).en)),
@@ -318,7 +359,11 @@ pub fn show(
         ("Population", esc(&s.population)),
         (
             "Linked sources",
-            if s.linked_sources.is_empty() { "none".into() } else { esc(&s.linked_sources.join("; ")) },
+            if s.linked_sources.is_empty() {
+                "none".into()
+            } else {
+                esc(&s.linked_sources.join("; "))
+            },
         ),
         (
             "Filed",
@@ -334,7 +379,11 @@ pub fn show(
     let mut entered = p.created_at();
     let mut state = aim_projects::State::Intake;
     let now = chrono::Utc::now();
-    let mut rows: Vec<(aim_projects::State, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)> = Vec::new();
+    let mut rows: Vec<(
+        aim_projects::State,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = Vec::new();
     for r in p.history() {
         rows.push((state, entered, Some(r.at)));
         state = r.to;
@@ -349,7 +398,9 @@ pub fn show(
             esc(&state_label(wf, st)),
             if to.is_none() { " (now)" } else { "" },
             day(from),
-            wf.lead_time(p.request_type(), st).map(|d| d.to_string()).unwrap_or_else(|| "—".into()),
+            wf.lead_time(p.request_type(), st)
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "—".into()),
         );
     }
     m.push_str("</tbody></table>\n");
@@ -381,7 +432,10 @@ pub fn show(
     } else {
         m.push_str("<ul id=\"documents\">\n");
         for d in p.documents() {
-            let label = wf.document(&d.kind).map(|x| x.en.as_str()).unwrap_or(&d.kind);
+            let label = wf
+                .document(&d.kind)
+                .map(|x| x.en.as_str())
+                .unwrap_or(&d.kind);
             let _ = writeln!(
                 m,
                 "<li>{} ({}) — {} — by {} on {}</li>",
@@ -397,7 +451,9 @@ pub fn show(
     let flags = p.flags();
     let checklist = wf.checklist(p.request_type(), &flags, p.state());
     if !checklist.is_empty() {
-        m.push_str("<h3>Checklist for the next steps</h3>\n<ul class=\"checklist\" id=\"checklist\">\n");
+        m.push_str(
+            "<h3>Checklist for the next steps</h3>\n<ul class=\"checklist\" id=\"checklist\">\n",
+        );
         for (d, actions) in &checklist {
             let have = p.has_document(&d.id);
             let _ = writeln!(
@@ -416,7 +472,12 @@ pub fn show(
     if may(Capability::ActForProject) {
         let mut kinds = String::new();
         for d in wf.documents() {
-            let _ = write!(kinds, "<option value=\"{}\">{}</option>", esc(&d.id), esc(&d.en));
+            let _ = write!(
+                kinds,
+                "<option value=\"{}\">{}</option>",
+                esc(&d.id),
+                esc(&d.en)
+            );
         }
         let _ = writeln!(
             m,

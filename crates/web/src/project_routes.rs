@@ -82,17 +82,19 @@ async fn load(
 ) -> Result<Option<(Project, Option<ProjectRole>)>, String> {
     let (id, account) = (id.to_string(), account.cloned());
     let r = portal
-        .with_store(move |s: &mut Store| -> Result<Option<(Project, Option<ProjectRole>)>, String> {
-            if !s.project_exists(&id).map_err(|e| e.to_string())? {
-                return Ok(None);
-            }
-            let membership = match &account {
-                Some(a) => s.membership(&id, a).map_err(|e| e.to_string())?,
-                None => None,
-            };
-            let p = s.project(&id).map_err(|e| e.to_string())?;
-            Ok(Some((p, membership)))
-        })
+        .with_store(
+            move |s: &mut Store| -> Result<Option<(Project, Option<ProjectRole>)>, String> {
+                if !s.project_exists(&id).map_err(|e| e.to_string())? {
+                    return Ok(None);
+                }
+                let membership = match &account {
+                    Some(a) => s.membership(&id, a).map_err(|e| e.to_string())?,
+                    None => None,
+                };
+                let p = s.project(&id).map_err(|e| e.to_string())?;
+                Ok(Some((p, membership)))
+            },
+        )
         .await;
     match r {
         Ok(x) => x,
@@ -127,10 +129,24 @@ pub async fn list(State(st): State<AppState>, headers: HeaderMap, uri: Uri) -> R
         Err(r) => return r,
     };
     let ctx = PageCtx::of(signed_in.as_ref());
-    if let Err(r) = allow(&portal, &ctx, signed_in.as_ref(), Need::SignedIn, None, None, "/projects", "web project list").await {
+    if let Err(r) = allow(
+        &portal,
+        &ctx,
+        signed_in.as_ref(),
+        Need::SignedIn,
+        None,
+        None,
+        "/projects",
+        "web project list",
+    )
+    .await
+    {
         return r;
     }
-    let account = signed_in.as_ref().map(|s| s.account().clone()).expect("checked");
+    let account = signed_in
+        .as_ref()
+        .map(|s| s.account().clone())
+        .expect("checked");
     let all = aim_access::require(&account, Capability::ReadProject).is_ok();
     let a2 = account.clone();
     let listed = portal
@@ -171,7 +187,18 @@ pub async fn new_form(State(st): State<AppState>, headers: HeaderMap, uri: Uri) 
         Err(r) => return r,
     };
     let ctx = PageCtx::of(signed_in.as_ref());
-    if let Err(r) = allow(&portal, &ctx, signed_in.as_ref(), Need::Role(Capability::FileProject), None, None, "/projects/new", "web project file").await {
+    if let Err(r) = allow(
+        &portal,
+        &ctx,
+        signed_in.as_ref(),
+        Need::Role(Capability::FileProject),
+        None,
+        None,
+        "/projects/new",
+        "web project file",
+    )
+    .await
+    {
         return r;
     }
     let mut form = project_pages::SheetForm::default();
@@ -182,25 +209,52 @@ pub async fn new_form(State(st): State<AppState>, headers: HeaderMap, uri: Uri) 
             ("contact_email", a.email.clone()),
         ];
     }
-    project_pages::respond(StatusCode::OK, project_pages::sheet_form(&ctx, &portal.workflow, &form, None))
+    project_pages::respond(
+        StatusCode::OK,
+        project_pages::sheet_form(&ctx, &portal.workflow, &form, None),
+    )
 }
 
 /// `POST /projects/new`: files the request; the form again with the error when the sheet is
 /// not acceptable (422).
-pub async fn file(State(st): State<AppState>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+pub async fn file(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     let (portal, signed_in) = match begin(&st, &headers, &uri).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let ctx = PageCtx::of(signed_in.as_ref());
     let form = Form::parse(&body).unwrap_or_default();
-    if let Err(r) = allow(&portal, &ctx, signed_in.as_ref(), Need::Role(Capability::FileProject), None, None, "/projects/new", "web project file").await {
+    if let Err(r) = allow(
+        &portal,
+        &ctx,
+        signed_in.as_ref(),
+        Need::Role(Capability::FileProject),
+        None,
+        None,
+        "/projects/new",
+        "web project file",
+    )
+    .await
+    {
         return r;
     }
-    if let Err(r) = check_post(&headers, st.public_url().as_str(), signed_in.as_ref(), form.get("csrf")) {
+    if let Err(r) = check_post(
+        &headers,
+        st.public_url().as_str(),
+        signed_in.as_ref(),
+        form.get("csrf"),
+    ) {
         return r.respond(&ctx);
     }
-    let account = signed_in.as_ref().map(|s| s.account().clone()).expect("checked");
+    let account = signed_in
+        .as_ref()
+        .map(|s| s.account().clone())
+        .expect("checked");
     let sheet = match project_pages::sheet_from(&form) {
         Ok(s) => s,
         Err(e) => {
@@ -213,21 +267,23 @@ pub async fn file(State(st): State<AppState>, headers: HeaderMap, uri: Uri, body
     };
     let title = sheet.title.clone();
     let created = portal
-        .with_store(move |s| -> Result<Result<Project, String>, aim_access::StoreError> {
-            let r = s.create_project(sheet, &account, chrono::Utc::now());
-            let (outcome, project) = match &r {
-                Ok(p) => (Outcome::Done, Some(p.id().to_string())),
-                Err(e) => (Outcome::Failed(e.to_string()), None),
-            };
-            s.append_audit(&AuditEvent {
-                account: Some(account.email.clone()),
-                project,
-                action: "web project file".into(),
-                object: title,
-                outcome,
-            })?;
-            Ok(r.map_err(|e| e.to_string()))
-        })
+        .with_store(
+            move |s| -> Result<Result<Project, String>, aim_access::StoreError> {
+                let r = s.create_project(sheet, &account, chrono::Utc::now());
+                let (outcome, project) = match &r {
+                    Ok(p) => (Outcome::Done, Some(p.id().to_string())),
+                    Err(e) => (Outcome::Failed(e.to_string()), None),
+                };
+                s.append_audit(&AuditEvent {
+                    account: Some(account.email.clone()),
+                    project,
+                    action: "web project file".into(),
+                    object: title,
+                    outcome,
+                })?;
+                Ok(r.map_err(|e| e.to_string()))
+            },
+        )
         .await;
     match created {
         Ok(Ok(Ok(p))) => see_other(&project_path(p.id())),
@@ -280,19 +336,48 @@ async fn scoped(
         Ok(None) => {
             // Refused like a project one may not read, unless one may read every project:
             // the page does not tell who exists.
-            let r = guard::check(account, need, Some(Capability::ReadProject), Some((&id, None)), &next);
-            let _ = record(&portal, account, Some(&id), action, &next, Outcome::Refused("no such project".into())).await;
+            let r = guard::check(
+                account,
+                need,
+                Some(Capability::ReadProject),
+                Some((&id, None)),
+                &next,
+            );
+            let _ = record(
+                &portal,
+                account,
+                Some(&id),
+                action,
+                &next,
+                Outcome::Refused("no such project".into()),
+            )
+            .await;
             return Err(match r {
                 Ok(()) => not_found(&ctx, &id),
                 Err(r) => r.respond(&ctx),
             });
         }
         Err(e) => {
-            return Err(error_page(&ctx, StatusCode::INTERNAL_SERVER_ERROR, "Project unreadable (500)", &e));
+            return Err(error_page(
+                &ctx,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Project unreadable (500)",
+                &e,
+            ));
         }
     };
     let c = capability(&project);
-    allow(&portal, &ctx, signed_in.as_ref(), need, c, Some((&id, membership)), &next, action).await?;
+    allow(
+        &portal,
+        &ctx,
+        signed_in.as_ref(),
+        need,
+        c,
+        Some((&id, membership)),
+        &next,
+        action,
+    )
+    .await?;
     Ok(Scoped {
         portal,
         signed_in: signed_in.expect("checked"),
@@ -309,7 +394,18 @@ pub async fn show(
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let s = match scoped(&st, &headers, &uri, id, "", Need::Project(Capability::ReadProject), |_| None, "web project show").await {
+    let s = match scoped(
+        &st,
+        &headers,
+        &uri,
+        id,
+        "",
+        Need::Project(Capability::ReadProject),
+        |_| None,
+        "web project show",
+    )
+    .await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -340,7 +436,14 @@ async fn render_show(s: &Scoped, status: StatusCode, message: Option<&str>) -> R
     };
     project_pages::respond(
         status,
-        project_pages::show(&s.ctx, &s.portal.workflow, &s.project, &members, s.membership, message),
+        project_pages::show(
+            &s.ctx,
+            &s.portal.workflow,
+            &s.project,
+            &members,
+            s.membership,
+            message,
+        ),
     )
 }
 
@@ -370,7 +473,12 @@ pub async fn move_project(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = check_post(&headers, st.public_url().as_str(), Some(&s.signed_in), form.get("csrf")) {
+    if let Err(r) = check_post(
+        &headers,
+        st.public_url().as_str(),
+        Some(&s.signed_in),
+        form.get("csrf"),
+    ) {
         return r.respond(&s.ctx);
     }
     let account = s.signed_in.account().clone();
@@ -384,22 +492,24 @@ pub async fn move_project(
     let id = s.project.id().to_string();
     let moved = s
         .portal
-        .with_store(move |st| -> Result<Result<Project, ProjectOpError>, aim_access::StoreError> {
-            let r = st.move_project(&id, &account, attempt);
-            let outcome = match &r {
-                Ok(_) => Outcome::Done,
-                Err(e @ ProjectOpError::Refused(_)) => Outcome::Refused(e.to_string()),
-                Err(e) => Outcome::Failed(e.to_string()),
-            };
-            st.append_audit(&AuditEvent {
-                account: Some(account.email.clone()),
-                project: Some(id.clone()),
-                action: "web project move".into(),
-                object,
-                outcome,
-            })?;
-            Ok(r.map(|(p, _)| p))
-        })
+        .with_store(
+            move |st| -> Result<Result<Project, ProjectOpError>, aim_access::StoreError> {
+                let r = st.move_project(&id, &account, attempt);
+                let outcome = match &r {
+                    Ok(_) => Outcome::Done,
+                    Err(e @ ProjectOpError::Refused(_)) => Outcome::Refused(e.to_string()),
+                    Err(e) => Outcome::Failed(e.to_string()),
+                };
+                st.append_audit(&AuditEvent {
+                    account: Some(account.email.clone()),
+                    project: Some(id.clone()),
+                    action: "web project move".into(),
+                    object,
+                    outcome,
+                })?;
+                Ok(r.map(|(p, _)| p))
+            },
+        )
         .await;
     match moved {
         Ok(Ok(Ok(_))) => see_other(&project_path(s.project.id())),
@@ -425,12 +535,28 @@ pub async fn add_document(
     id: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Response {
-    let s = match scoped(&st, &headers, &uri, id, "", Need::Project(Capability::ActForProject), |_| None, "web project add-document").await {
+    let s = match scoped(
+        &st,
+        &headers,
+        &uri,
+        id,
+        "",
+        Need::Project(Capability::ActForProject),
+        |_| None,
+        "web project add-document",
+    )
+    .await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
     let form = Form::parse(&body).unwrap_or_default();
-    if let Err(r) = check_post(&headers, st.public_url().as_str(), Some(&s.signed_in), form.get("csrf")) {
+    if let Err(r) = check_post(
+        &headers,
+        st.public_url().as_str(),
+        Some(&s.signed_in),
+        form.get("csrf"),
+    ) {
         return r.respond(&s.ctx);
     }
     let kind = form.get("kind").to_string();
@@ -443,22 +569,25 @@ pub async fn add_document(
     let object = format!("{kind} {reference}");
     let added = s
         .portal
-        .with_store(move |st| -> Result<Result<Project, ProjectOpError>, aim_access::StoreError> {
-            let r = st.add_project_document(&id, &kind, &reference, &account, chrono::Utc::now());
-            let outcome = match &r {
-                Ok(_) => Outcome::Done,
-                Err(e @ ProjectOpError::Refused(_)) => Outcome::Refused(e.to_string()),
-                Err(e) => Outcome::Failed(e.to_string()),
-            };
-            st.append_audit(&AuditEvent {
-                account: Some(account.email.clone()),
-                project: Some(id.clone()),
-                action: "web project add-document".into(),
-                object,
-                outcome,
-            })?;
-            Ok(r)
-        })
+        .with_store(
+            move |st| -> Result<Result<Project, ProjectOpError>, aim_access::StoreError> {
+                let r =
+                    st.add_project_document(&id, &kind, &reference, &account, chrono::Utc::now());
+                let outcome = match &r {
+                    Ok(_) => Outcome::Done,
+                    Err(e @ ProjectOpError::Refused(_)) => Outcome::Refused(e.to_string()),
+                    Err(e) => Outcome::Failed(e.to_string()),
+                };
+                st.append_audit(&AuditEvent {
+                    account: Some(account.email.clone()),
+                    project: Some(id.clone()),
+                    action: "web project add-document".into(),
+                    object,
+                    outcome,
+                })?;
+                Ok(r)
+            },
+        )
         .await;
     match added {
         Ok(Ok(Ok(_))) => see_other(&project_path(s.project.id())),
@@ -500,7 +629,18 @@ pub async fn quote(
     xlsx: bool,
 ) -> Response {
     let suffix = if xlsx { "/quote.xlsx" } else { "/quote.html" };
-    let s = match scoped(&st, &headers, &uri, id, suffix, Need::Project(Capability::ReadProject), |_| None, "web project quote").await {
+    let s = match scoped(
+        &st,
+        &headers,
+        &uri,
+        id,
+        suffix,
+        Need::Project(Capability::ReadProject),
+        |_| None,
+        "web project quote",
+    )
+    .await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -522,13 +662,25 @@ pub async fn quote(
         Ok(_) => Outcome::Done,
         Err(e) => Outcome::Failed(e.clone()),
     };
-    if let Err(e) = record(p, Some(s.signed_in.account()), Some(s.project.id()), "web project quote", suffix.trim_start_matches('/'), outcome).await {
+    if let Err(e) = record(
+        p,
+        Some(s.signed_in.account()),
+        Some(s.project.id()),
+        "web project quote",
+        suffix.trim_start_matches('/'),
+        outcome,
+    )
+    .await
+    {
         return unavailable(&s.ctx, &e);
     }
     match made {
         Ok(bytes) => {
             let (ct, ext) = if xlsx {
-                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+                (
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "xlsx",
+                )
             } else {
                 ("text/html; charset=utf-8", "html")
             };
@@ -537,14 +689,22 @@ pub async fn quote(
                 StatusCode::OK,
                 [
                     (header::CONTENT_TYPE, ct.to_string()),
-                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
                     (header::CACHE_CONTROL, "no-store".to_string()),
                 ],
                 bytes,
             )
                 .into_response()
         }
-        Err(e) => error_page(&s.ctx, StatusCode::INTERNAL_SERVER_ERROR, "Quote not made (500)", &e),
+        Err(e) => error_page(
+            &s.ctx,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Quote not made (500)",
+            &e,
+        ),
     }
 }
 

@@ -133,7 +133,10 @@ pub fn signed_in_redirect(opened: &Opened, next: &str) -> Response {
         StatusCode::SEE_OTHER,
         [
             (header::SET_COOKIE, opened.cookie.clone()),
-            (header::LOCATION, HeaderValue::from_str(&to).expect("checked")),
+            (
+                header::LOCATION,
+                HeaderValue::from_str(&to).expect("checked"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
     )
@@ -162,7 +165,11 @@ mod tests {
             format!("x=1; aim_session={t}").parse().unwrap(),
         );
         assert_eq!(token_from(&h, false), Some(t.clone()));
-        assert_eq!(token_from(&h, true), None, "over HTTPS only the __Host- cookie");
+        assert_eq!(
+            token_from(&h, true),
+            None,
+            "over HTTPS only the __Host- cookie"
+        );
         h.insert(header::COOKIE, "aim_session=short".parse().unwrap());
         assert_eq!(token_from(&h, false), None);
     }
