@@ -42,6 +42,7 @@ async fn record(
 }
 
 /// Checks the need; a 403 is recorded, then answered.
+#[allow(clippy::too_many_arguments)]
 async fn allow(
     portal: &Portal,
     ctx: &PageCtx,
