@@ -719,11 +719,11 @@ async fn every_route_answers_each_role_as_the_table_says() {
     // The researcher's project.
     let mut store = open_store(&s.store);
     let researcher = store.account(&email(Role::Researcher)).unwrap();
-    let sheet = aim_projects::ProjectSheet::from_toml(&format!(
+    let sheet = aim_projects::ProjectSheet::from_toml(
         "title = \"T\"\ntype = \"sample-aggregate\"\npurpose = \"p\"\nlegal_basis = \"l\"\n\
          organisation = \"o\"\nvariables = [\"v\"]\nperiods = [\"2022\"]\npopulation = \"x\"\n\
-         [contact]\nname = \"n\"\nemail = \"n@example.be\"\n"
-    ))
+         [contact]\nname = \"n\"\nemail = \"n@example.be\"\n",
+    )
     .unwrap();
     let p = store
         .create_project(sheet, &researcher, chrono::Utc::now())
