@@ -30,6 +30,7 @@ pub mod key;
 pub mod password;
 pub mod project;
 mod role;
+pub mod session;
 pub mod store;
 
 pub use account::{Account, AccountId, NewAccount};
@@ -41,4 +42,5 @@ pub use capability::{
 pub use error::{AccessError, StoreError};
 pub use project::{Member, ProjectOpError, ProjectRole};
 pub use role::Role;
+pub use session::{OpenedSession, SessionLimits, SessionRecord, SignInMethod};
 pub use store::{Store, StoreLocation};

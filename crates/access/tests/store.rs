@@ -665,6 +665,80 @@ fn concurrent_filings_and_moves_are_serialised(fresh: Fresh) {
 type Case = fn(Fresh);
 
 /// Every case of the suite, by name.
+fn web_sessions(fresh: Fresh) {
+    use aim_access::{SessionLimits, SignInMethod};
+    let mut s = Store::open(&fresh()).unwrap();
+    let a = s
+        .create_account(&new_account("r@example.be", &[Role::Researcher]))
+        .unwrap();
+    let limits = SessionLimits {
+        idle_secs: 100,
+        absolute_secs: 250,
+    };
+    let opened = s
+        .open_session(&a, SignInMethod::Password, limits, 1_000)
+        .unwrap();
+    assert_eq!(opened.token.len(), 64);
+    // Only the digest is stored: the token in clear is nowhere in the table.
+    assert!(s.session(&opened.token, limits, 1_050).unwrap().is_some());
+    assert!(
+        s.session(&aim_access::session::digest(&opened.token), limits, 1_050)
+            .unwrap()
+            .is_none()
+    );
+    // Used at 1 050: idle until 1 150; used at 1 140: until 1 240; the absolute end is 1 250.
+    let r = s.session(&opened.token, limits, 1_140).unwrap().unwrap();
+    assert_eq!(r.idle_expires_at, 1_240);
+    assert_eq!(r.csrf_token, opened.csrf_token);
+    let r = s.session(&opened.token, limits, 1_230).unwrap().unwrap();
+    assert_eq!(r.idle_expires_at, 1_250, "never past the absolute end");
+    assert!(s.session(&opened.token, limits, 1_250).unwrap().is_none());
+    assert_eq!(s.session_count(a.id).unwrap(), 0, "expired: removed");
+    // Idle timeout.
+    let o = s
+        .open_session(&a, SignInMethod::Password, limits, 2_000)
+        .unwrap();
+    assert!(s.session(&o.token, limits, 2_100).unwrap().is_none());
+    // Signing out.
+    let o = s
+        .open_session(&a, SignInMethod::Oidc, limits, 3_000)
+        .unwrap();
+    assert!(s.close_session(&o.token).unwrap());
+    assert!(s.session(&o.token, limits, 3_001).unwrap().is_none());
+    // Disabling ends every session, and a disabled account cannot open one.
+    let o1 = s
+        .open_session(&a, SignInMethod::Password, limits, 4_000)
+        .unwrap();
+    let o2 = s
+        .open_session(&a, SignInMethod::Password, limits, 4_000)
+        .unwrap();
+    assert_eq!(s.session_count(a.id).unwrap(), 2);
+    let disabled = s.set_enabled("r@example.be", false).unwrap();
+    assert_eq!(s.session_count(a.id).unwrap(), 0);
+    assert!(s.session(&o1.token, limits, 4_001).unwrap().is_none());
+    assert!(s.session(&o2.token, limits, 4_001).unwrap().is_none());
+    assert!(
+        s.open_session(&disabled, SignInMethod::Password, limits, 4_002)
+            .is_err()
+    );
+    // Failed logins are counted in their window, then forgotten.
+    let subjects = vec![
+        "account:r@example.be".to_string(),
+        "address:10.0.0.1".to_string(),
+    ];
+    for t in 0..3 {
+        s.record_login_failure(&subjects, 5_000 + t, 900).unwrap();
+    }
+    assert_eq!(
+        s.login_failures("account:r@example.be", 5_000 - 900)
+            .unwrap(),
+        3
+    );
+    assert_eq!(s.login_failures("address:10.0.0.1", 5_001).unwrap(), 1);
+    s.record_login_failure(&subjects[..1], 7_000, 900).unwrap();
+    assert_eq!(s.login_failures("account:r@example.be", 0).unwrap(), 1);
+}
+
 const SUITE: &[(&str, Case)] = &[
     ("migrations_are_applied_once", migrations_are_applied_once),
     ("accounts_and_roles", accounts_and_roles),
@@ -700,6 +774,7 @@ const SUITE: &[(&str, Case)] = &[
         "concurrent_filings_and_moves_are_serialised",
         concurrent_filings_and_moves_are_serialised,
     ),
+    ("web_sessions", web_sessions),
 ];
 
 #[test]

@@ -446,6 +446,11 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     );
     println!("  tables (Delta Lake, readable by Spark, Polars, DuckDB): {wh_arg}/tables/");
     println!("  the open data:   aim atlas export --warehouse {wh_arg} --out atlas-open-data");
+    println!(
+        "  on the web:      http://127.0.0.1:{}/login, with an e-mail and password of {} (project pages; docs/web-projects.md)",
+        args.port,
+        args.out.join("accounts.txt").display()
+    );
     if summary.any_rejected() {
         return Ok(3);
     }

@@ -35,6 +35,32 @@ pub struct ServeOptions {
     /// Connections served at once; more wait to be accepted (default 512).
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// The accounts store (a SQLite file or a postgres:// URL): sign-in and the project pages
+    /// are on (docs/web-projects.md). Default: $AIM_STORE, then the warehouse's access.db when
+    /// it exists; with neither, the server is the public Atlas only.
+    #[arg(long, value_name = "FILE|URL")]
+    pub store: Option<String>,
+    /// Serve the public Atlas only, even when an accounts store is found.
+    #[arg(long, conflicts_with = "store")]
+    pub public_only: bool,
+}
+
+/// The accounts store `aim serve` opens, if any: `--store`, `AIM_STORE`, or the warehouse's
+/// `access.db` when it exists.
+fn accounts_store(
+    options: &ServeOptions,
+    warehouse: &Path,
+) -> Result<Option<aim_access::StoreLocation>> {
+    if options.public_only {
+        return Ok(None);
+    }
+    let explicit =
+        options.store.is_some() || std::env::var("AIM_STORE").is_ok_and(|s| !s.is_empty());
+    let location = crate::access::store_location(options.store.as_deref(), Some(warehouse))?;
+    match &location {
+        aim_access::StoreLocation::Sqlite(p) if !explicit && !p.exists() => Ok(None),
+        _ => Ok(Some(location)),
+    }
 }
 
 fn seconds(name: &str, v: Option<f64>, default: Duration) -> Result<Duration> {
@@ -108,6 +134,21 @@ pub fn run(
                 e => anyhow::Error::new(e),
             },
         )?;
+        let state = match accounts_store(options, warehouse)? {
+            Some(location) => {
+                let store = aim_access::Store::open_existing(&location)
+                    .with_context(|| format!("the accounts store {}", location.display()))?;
+                println!(
+                    "Sign-in and project pages: {public_url}/login  (accounts store {})",
+                    location.display()
+                );
+                state.with_portal(aim_web::Portal::new(
+                    store,
+                    aim_web::PortalConfig::default(),
+                ))
+            }
+            None => state,
+        };
         if options.public_url.is_some() {
             println!("Atlas: {local}/  (public URL {public_url}/; Ctrl-C to stop)");
         } else {

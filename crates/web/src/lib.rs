@@ -19,11 +19,18 @@
 pub mod api;
 pub mod assets;
 pub mod data;
+pub mod form;
+pub mod guard;
 pub mod html;
+pub mod login;
 pub mod map;
 pub mod pages;
+pub mod portal;
+pub mod project_pages;
+pub mod project_routes;
 pub mod respond;
 pub mod server;
+pub mod sessions;
 pub mod text;
 pub mod tls;
 
@@ -40,7 +47,8 @@ use data::Data;
 use html::{Ctx, NotFound};
 use std::sync::{Arc, OnceLock};
 
-pub use server::{ServeError, ServerConfig};
+pub use portal::{Portal, PortalConfig};
+pub use server::{PeerAddr, ServeError, ServerConfig};
 
 /// The public base URL of the Atlas (`aim serve --public-url`): scheme, host and optional
 /// port, no path. The DCAT catalogue's identifiers and download URLs are built from it.
@@ -121,20 +129,38 @@ struct Inner {
     all_csv: OnceLock<axum::body::Bytes>,
 }
 
-/// The server's state: the Atlas, the maps and their indexes, shared by every request.
+/// The server's state: the Atlas, the maps and their indexes, shared by every request; and,
+/// when `aim serve` is given an accounts store, the [`Portal`] of the signed-in pages.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct AppState(Arc<Inner>, Option<Arc<Portal>>);
 
 impl AppState {
     /// Indexes an Atlas with its maps. `public_url` is the address visitors use: the DCAT
     /// metadata's identifiers and download URLs are built from it, and HSTS is sent when it
     /// is `https`.
     pub fn new(atlas: Atlas, maps: Maps, geography: &Geography, public_url: PublicUrl) -> AppState {
-        AppState(Arc::new(Inner {
-            data: Data::new(atlas, maps, geography),
-            public_url,
-            all_csv: OnceLock::new(),
-        }))
+        AppState(
+            Arc::new(Inner {
+                data: Data::new(atlas, maps, geography),
+                public_url,
+                all_csv: OnceLock::new(),
+            }),
+            None,
+        )
+    }
+
+    /// The same Atlas with sign-in and the project pages on (docs/web-projects.md).
+    pub fn with_portal(self, portal: Portal) -> AppState {
+        AppState(self.0, Some(Arc::new(portal)))
+    }
+
+    /// The portal, when sign-in is on.
+    pub fn portal(&self) -> Option<&Portal> {
+        self.1.as_deref()
+    }
+
+    pub(crate) fn portal_arc(&self) -> Option<Arc<Portal>> {
+        self.1.clone()
     }
 
     /// Loads the Atlas of a warehouse and the maps and geography of a reference folder.
@@ -167,9 +193,26 @@ pub fn router(state: AppState) -> Router {
     router_with(state, &ServerConfig::default())
 }
 
-/// Every route: its pattern and handler (all GET).
+/// Every route: its pattern and handler. The Atlas's are GET and public; the signed-in
+/// part's (`guard::ROUTES` says what each needs) answer 404 when no accounts store is given.
 fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    use project_routes as pr;
     vec![
+        ("/login", get(login::form).post(login::submit)),
+        ("/logout", get(login::logout_get).post(login::logout)),
+        ("/projects", get(pr::list)),
+        ("/projects/new", get(pr::new_form).post(pr::file)),
+        ("/projects/{id}", get(pr::show)),
+        (
+            "/projects/{id}/move",
+            get(pr::to_project).post(pr::move_project),
+        ),
+        (
+            "/projects/{id}/documents",
+            get(pr::to_project).post(pr::add_document),
+        ),
+        ("/projects/{id}/quote.html", get(pr::quote_html)),
+        ("/projects/{id}/quote.xlsx", get(pr::quote_xlsx)),
         ("/", get(front)),
         ("/indicators", get(indicators)),
         ("/indicator", get(indicator_redirect)),
@@ -427,7 +470,7 @@ async fn static_asset(name: Result<Path<String>, PathRejection>, uri: Uri) -> Re
     fallback(uri).await
 }
 
-async fn fallback(uri: Uri) -> Response {
+pub(crate) async fn fallback(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") || uri.path() == "/api" {
         return api::json_not_found(&format!("no such endpoint: {}", uri.path()));
     }

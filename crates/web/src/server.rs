@@ -63,6 +63,11 @@ impl Default for ServerConfig {
     }
 }
 
+/// The address of the peer of a request's connection (a request extension; absent when the
+/// router is called without the accept loop, as in tests).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// Why the server cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -119,7 +124,7 @@ pub async fn serve_until(
             },
             () = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
                 Err(e) => {
@@ -144,13 +149,13 @@ pub async fn serve_until(
             let _permit = permit;
             let stream = WriteTimeout::new(stream, config.write_timeout);
             match tls {
-                None => connection(stream, app, &config, &http, stop).await,
+                None => connection(stream, peer, app, &config, &http, stop).await,
                 Some(acceptor) => {
                     let hs =
                         tokio::time::timeout(config.header_read_timeout, acceptor.accept(stream))
                             .await;
                     if let Ok(Ok(stream)) = hs {
-                        connection(stream, app, &config, &http, stop).await;
+                        connection(stream, peer, app, &config, &http, stop).await;
                     }
                 }
             }
@@ -185,6 +190,7 @@ impl Activity {
 /// Serves one connection until it ends, is idle too long, or the server stops.
 async fn connection<I>(
     io: I,
+    peer: std::net::SocketAddr,
     app: Router,
     config: &ServerConfig,
     http: &hyper::server::conn::http1::Builder,
@@ -199,7 +205,8 @@ async fn connection<I>(
         served: AtomicUsize::new(0),
     });
     let act = activity.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(PeerAddr(peer));
         let app = app.clone();
         let act = act.clone();
         act.in_flight.fetch_add(1, Ordering::AcqRel);

@@ -151,7 +151,8 @@ impl Store {
         rows.iter().map(|r| self.with_roles(r)).collect()
     }
 
-    /// Enables or disables an account; a disabled account's keys stop working with it.
+    /// Enables or disables an account; a disabled account's keys stop working with it, and
+    /// its web sessions end.
     pub fn set_enabled(&mut self, email: &str, enabled: bool) -> Result<Account, StoreError> {
         let a = self.account(email)?;
         self.exec(
@@ -159,6 +160,9 @@ impl Store {
             "UPDATE accounts SET enabled = ? WHERE id = ?",
             &[enabled.into(), a.id.0.into()],
         )?;
+        if !enabled {
+            self.close_sessions_of(a.id)?;
+        }
         self.account_by_id(a.id)
     }
 

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "accounts", "0001_accounts.sql"),
     migration!(2, "audit_log", "0002_audit_log.sql"),
     migration!(3, "projects", "0003_projects.sql"),
+    migration!(4, "sessions", "0004_sessions.sql"),
 ];
 
 /// The newest schema version this build knows.

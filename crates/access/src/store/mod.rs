@@ -14,6 +14,8 @@ mod audit;
 mod conn;
 mod migrations;
 mod projects;
+mod sessions;
+mod visible;
 
 pub use migrations::{LATEST, MIGRATIONS, Migration};
 
