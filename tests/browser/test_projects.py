@@ -11,6 +11,8 @@ import urllib.request
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 from selenium.webdriver.support.ui import Select
 
 from conftest import REPO, aim_bin
@@ -42,9 +44,15 @@ def sign_in(browser, server, email):
     assert "/login?next=%2Fprojects" in browser.current_url
     browser.find_element(By.ID, "email").send_keys(email)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
+    submit(browser, browser.find_element(By.ID, "sign-in"))
     assert browser.current_url.endswith("/projects"), browser.page_source[:2000]
     assert email in browser.page_source
+
+
+def submit(browser, button):
+    """Clicks a form's button and waits for the next page (its elements replace the old)."""
+    button.click()
+    WebDriverWait(browser, 15).until(EC.staleness_of(button))
 
 
 def state(browser):
@@ -55,13 +63,13 @@ def move(browser, action, decision=None):
     if decision:
         form = browser.find_element(By.ID, f"move-{action}").find_element(By.XPATH, "..")
         form.find_element(By.NAME, "decision").send_keys(decision)
-    browser.find_element(By.ID, f"move-{action}").click()
+    submit(browser, browser.find_element(By.ID, f"move-{action}"))
 
 
 def register(browser, kind):
     Select(browser.find_element(By.ID, "kind")).select_by_value(kind)
     browser.find_element(By.ID, "reference").send_keys(f"{kind}.pdf")
-    browser.find_element(By.CSS_SELECTOR, "#add-document button").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "#add-document button"))
 
 
 def test_a_request_from_filing_to_closure(browser, server, people):
@@ -80,7 +88,7 @@ def test_a_request_from_filing_to_closure(browser, server, people):
         el.clear()
         el.send_keys(value)
     Select(browser.find_element(By.ID, "type")).select_by_value("sample-aggregate")
-    browser.find_element(By.ID, "file").click()
+    submit(browser, browser.find_element(By.ID, "file"))
     assert "/projects/P-" in browser.current_url, browser.page_source[:3000]
     project = browser.current_url
     assert state(browser) == STATE["intake"]
@@ -90,7 +98,7 @@ def test_a_request_from_filing_to_closure(browser, server, people):
     assert state(browser) == STATE["review"]
     # The researcher is offered no agency step.
     assert not browser.find_elements(By.ID, "move-accept")
-    browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button"))
     assert "/login" in browser.current_url
 
     sign_in(browser, server, people["agency-analyst"])

@@ -603,7 +603,7 @@ async fn every_response_carries_the_security_headers() {
         }
         assert!(!csp.contains("unsafe-inline"), "{uri}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{uri}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{uri}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{uri}");
         assert_eq!(h["x-frame-options"], "DENY", "{uri}");
         assert!(
             !h.contains_key("strict-transport-security"),
