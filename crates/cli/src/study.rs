@@ -193,11 +193,7 @@ fn art112(args: Art112Args) -> Result<u8> {
                     request.id,
                     t.period,
                     t.outcome.cells,
-                    t.outcome.primary
-                        + t.outcome.secondary
-                        + t.outcome.differencing
-                        + t.outcome.contributor
-                        + t.outcome.provider
+                    t.outcome.hidden()
                 );
             }
             let info = RunInfo {
@@ -250,11 +246,7 @@ fn lorenz(
             "{}: {} cells, {} hidden; {} area(s), {} with a curve",
             t.outcome.id,
             t.outcome.cells,
-            t.outcome.primary
-                + t.outcome.secondary
-                + t.outcome.differencing
-                + t.outcome.contributor
-                + t.outcome.provider,
+            t.outcome.hidden(),
             t.areas.len(),
             t.areas.iter().filter(|a| a.curve.is_some()).count()
         );

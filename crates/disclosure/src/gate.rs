@@ -49,6 +49,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Cells hidden, for whatever reason (small, protecting others, contributor or provider
+    /// rule, combination with other releases).
+    pub fn hidden(&self) -> usize {
+        self.primary + self.secondary + self.differencing + self.contributor + self.provider
+    }
+
     fn of(release: &Release, files: Vec<PathBuf>) -> Outcome {
         Outcome {
             id: release.id.clone(),

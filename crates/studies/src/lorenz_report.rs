@@ -342,11 +342,7 @@ fn report(def: &Definition, tables: &[LorenzTable], names: &AreaNames, info: &Ru
             h,
             "</table><p class=\"nl\">{} cellules, {} masquées / afgeschermd; release {}</p>",
             t.outcome.cells,
-            t.outcome.primary
-                + t.outcome.secondary
-                + t.outcome.differencing
-                + t.outcome.contributor
-                + t.outcome.provider,
+            t.outcome.hidden(),
             esc(&t.outcome.id)
         );
     }

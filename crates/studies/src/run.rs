@@ -4,8 +4,9 @@
 
 use crate::StudyError;
 use crate::lorenz::{AreaResult, Definition};
+use crate::released::ReleasedRow;
 use aim_access::Grant;
-use aim_disclosure::{Gate, Options, Outcome};
+use aim_disclosure::{Gate, Options, Outcome, TableRequest};
 use std::path::{Path, PathBuf};
 
 /// One table of the Lorenz study, as released, and what was computed from it.
@@ -25,6 +26,58 @@ pub struct LorenzTable {
     pub areas: Vec<AreaResult>,
 }
 
+/// The folders of a study's run: the gate's files in `out/released/`, each request in
+/// `out/requests/`; both created.
+struct Folders {
+    released: PathBuf,
+    requests: PathBuf,
+}
+
+impl Folders {
+    fn create(out: &Path) -> Result<Folders, StudyError> {
+        let f = Folders {
+            released: out.join("released"),
+            requests: out.join("requests"),
+        };
+        for dir in [&f.released, &f.requests] {
+            std::fs::create_dir_all(dir).map_err(|source| StudyError::Write {
+                file: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(f)
+    }
+
+    /// Writes `request` to `requests/<stem>.toml`, releases it through `gate` for the
+    /// project of `grant` into `released/<stem>.csv`, and reads the released file back.
+    async fn release(
+        &self,
+        gate: &mut Gate<'_>,
+        grant: &Grant,
+        request: &TableRequest,
+        stem: &str,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<(PathBuf, Outcome, Vec<ReleasedRow>), StudyError> {
+        let request_file = self.requests.join(format!("{stem}.toml"));
+        let text = toml::to_string(request).map_err(|e| StudyError::Definition(e.to_string()))?;
+        std::fs::write(&request_file, text).map_err(|source| StudyError::Write {
+            file: request_file.clone(),
+            source,
+        })?;
+        progress(&request.title);
+        let file = self.released.join(format!("{stem}.csv"));
+        let outcome = gate
+            .release(request, grant, &Options::default(), &file)
+            .await
+            .map_err(|source| StudyError::Gate {
+                title: request.title.clone(),
+                source,
+            })?;
+        let rows = crate::released::read(&file)?;
+        Ok((file, outcome, rows))
+    }
+}
+
 /// Releases the Lorenz study's tables for `years` through `gate` for the project of `grant`,
 /// into `out/released/` (the gate's CSV and metadata; the request beside each, in
 /// `out/requests/`), and computes the results from the released files. `progress` hears of
@@ -37,14 +90,7 @@ pub async fn lorenz(
     out: &Path,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<LorenzTable>, StudyError> {
-    let released_dir = out.join("released");
-    let requests_dir = out.join("requests");
-    for dir in [&released_dir, &requests_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| StudyError::Write {
-            file: dir.clone(),
-            source,
-        })?;
-    }
+    let folders = Folders::create(out)?;
     let mut tables = Vec::new();
     for &year in years {
         for measure in &def.measure {
@@ -54,23 +100,9 @@ pub async fn lorenz(
                     .expect("checked when the definition was parsed");
                 let request = def.request(measure, breakdown, year);
                 let stem = format!("lorenz-{}-{}-{year}", measure.column, breakdown.id);
-                let request_file = requests_dir.join(format!("{stem}.toml"));
-                let text =
-                    toml::to_string(&request).map_err(|e| StudyError::Definition(e.to_string()))?;
-                std::fs::write(&request_file, text).map_err(|source| StudyError::Write {
-                    file: request_file.clone(),
-                    source,
-                })?;
-                progress(&request.title);
-                let file = released_dir.join(format!("{stem}.csv"));
-                let outcome = gate
-                    .release(&request, grant, &Options::default(), &file)
-                    .await
-                    .map_err(|source| StudyError::Gate {
-                        title: request.title.clone(),
-                        source,
-                    })?;
-                let rows = crate::released::read(&file)?;
+                let (file, outcome, rows) = folders
+                    .release(gate, grant, &request, &stem, progress)
+                    .await?;
                 tables.push(LorenzTable {
                     measure: measure.column.clone(),
                     breakdown: breakdown.id.clone(),
@@ -95,7 +127,7 @@ pub struct Art112Table {
     /// What the gate did.
     pub outcome: Outcome,
     /// The released rows, read back.
-    pub rows: Vec<crate::released::ReleasedRow>,
+    pub rows: Vec<ReleasedRow>,
 }
 
 /// Releases the tables of an Article 112 request (one per period) through `gate` for the
@@ -108,37 +140,18 @@ pub async fn art112(
     out: &Path,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<Art112Table>, StudyError> {
-    let released_dir = out.join("released");
-    let requests_dir = out.join("requests");
-    for dir in [&released_dir, &requests_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| StudyError::Write {
-            file: dir.clone(),
-            source,
-        })?;
-    }
+    let folders = Folders::create(out)?;
     let mut tables = Vec::new();
     for (year, quarter) in request.periods() {
         let period = crate::art112::period_label(year, quarter);
         let table = request.table(year, quarter);
         let stem = format!("{}-{period}", request.id);
-        let request_file = requests_dir.join(format!("{stem}.toml"));
-        let text = toml::to_string(&table).map_err(|e| StudyError::Definition(e.to_string()))?;
-        std::fs::write(&request_file, text).map_err(|source| StudyError::Write {
-            file: request_file.clone(),
-            source,
-        })?;
-        progress(&table.title);
-        let file = released_dir.join(format!("{stem}.csv"));
-        let outcome = gate
-            .release(&table, grant, &Options::default(), &file)
-            .await
-            .map_err(|source| StudyError::Gate {
-                title: table.title.clone(),
-                source,
-            })?;
+        let (file, outcome, rows) = folders
+            .release(gate, grant, &table, &stem, progress)
+            .await?;
         tables.push(Art112Table {
             period,
-            rows: crate::released::read(&file)?,
+            rows,
             released_file: file,
             outcome,
         });
