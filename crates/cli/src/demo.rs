@@ -97,6 +97,16 @@ type Plan<'a> = (
     Vec<(&'a aim_access::Account, &'static str)>,
 );
 
+/// The demo's account holding `role` (one per role, [`ACCOUNTS`]).
+fn account(store: &mut Store, role: Role) -> Result<aim_access::Account, aim_access::StoreError> {
+    let email = ACCOUNTS
+        .iter()
+        .find(|a| a.0 == role)
+        .expect("one per role")
+        .1;
+    store.account(email)
+}
+
 /// A few projects in different states (docs/projects.md), filed and moved by the demo's
 /// accounts through the store (the workflow checks every step), each step in the audit log
 /// with its project: coded data waiting for the privacy committee, a sample request in
@@ -104,14 +114,6 @@ type Plan<'a> = (
 /// population request at intake. Returns (id, state) of each.
 fn create_projects(store: &mut Store) -> Result<Vec<(String, String)>> {
     use aim_projects::{Attempt, ProjectSheet};
-    let account = |store: &mut Store, role: Role| {
-        let email = ACCOUNTS
-            .iter()
-            .find(|a| a.0 == role)
-            .expect("one per role")
-            .1;
-        store.account(email)
-    };
     let researcher = account(store, Role::Researcher)?;
     let partner = account(store, Role::SamplePartner)?;
     let analyst = account(store, Role::AgencyAnalyst)?;
@@ -196,14 +198,6 @@ fn release_for_project(
     project: &str,
     out: &Path,
 ) -> Result<PathBuf> {
-    let account = |store: &mut Store, role: Role| {
-        let email = ACCOUNTS
-            .iter()
-            .find(|a| a.0 == role)
-            .expect("one per role")
-            .1;
-        store.account(email)
-    };
     let partner = account(store, Role::SamplePartner)?;
     let manager = account(store, Role::DataManager)?;
     let p = store.project(project)?;
