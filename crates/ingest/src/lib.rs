@@ -22,7 +22,7 @@ mod values;
 
 pub use check::{RowSink, SinkError, check_delivery};
 pub use context::{
-    CheckContext, LossConfirmation, PersonFacts, PopulationIndex, ReferenceCodes, ReplacedDelivery,
+    CheckContext, LossConfirmation, PersonFacts, CrossIndex, PopulationIndex, ReferenceCodes, ReplacedDelivery,
 };
 pub use delivery::{Delivery, DeliveryProblem, find_deliveries};
 pub use report::{CorrectionCheck, QcReport, RuleResult, RuleStatus, Verdict};
