@@ -1000,7 +1000,13 @@ impl<'a> Run<'a> {
                 self.ctx.rules.max_rejected_share * 100.0
             ));
         }
-        if rows == 0 && !stopped {
+        // A quarter may hold no chapter IV decision, incapacity episode, Katz assessment or
+        // New Attest line for a small insurer: only the other databases must have rows.
+        let may_be_empty = matches!(
+            self.delivery.manifest.database,
+            Database::Chiv | Database::Itao | Database::Kats | Database::Pgdp
+        );
+        if rows == 0 && !stopped && !may_be_empty {
             reasons.push("FMT-001: the delivery holds no data row".into());
             if let Some(r) = results.iter_mut().find(|r| r.id == id::FMT_001) {
                 r.status = RuleStatus::Failed;
@@ -1054,11 +1060,15 @@ impl<'a> Run<'a> {
     fn row_result(&self, rule: &crate::rules::Rule, stopped: bool, rows: u64) -> RuleResult {
         let rid: &str = &rule.id;
         let db = self.delivery.manifest.database;
-        let needs_population = matches!(rid, "POP-001" | "DAT-003")
-            || (rid == id::DAT_002 && db != Database::Popu);
+        let needs_population =
+            matches!(rid, "POP-001" | "DAT-003") || (rid == id::DAT_002 && db != Database::Popu);
         let needs_cross = match rid {
             "XDB-001" => self.ctx.cross.and_then(|x| x.delivered("", "")).is_none(),
-            "XDB-002" => self.ctx.cross.and_then(|x| x.has_billing_line("", "")).is_none(),
+            "XDB-002" => self
+                .ctx
+                .cross
+                .and_then(|x| x.has_billing_line("", ""))
+                .is_none(),
             _ => false,
         };
         let applies = match rid {

@@ -5,8 +5,8 @@
 
 use aim_ingest::testkit::*;
 use aim_ingest::{
-    CheckContext, CrossIndex, PersonFacts, PopulationIndex, QcReport, ReferenceCodes,
-    RuleCatalog, RuleStatus, Verdict,
+    CheckContext, CrossIndex, PersonFacts, PopulationIndex, QcReport, ReferenceCodes, RuleCatalog,
+    RuleStatus, Verdict,
 };
 use aim_model::geography::{Geography, default_reference_dir};
 use aim_model::{Database, Insurer, Period};
@@ -195,8 +195,15 @@ fn an_authorisation_whose_medicine_is_never_delivered_is_flagged() {
     assert_eq!(x.status, RuleStatus::NotEvaluated);
     assert!(x.message.contains("FARU"), "{}", x.message);
     // A delivery of the group's medicine counts for the group.
-    let (_t2, dir) = deliver(Database::Chiv, vec![chiv_row(1, 1, INS, "L04AB", "2024-05-02")]);
-    let r = check(&dir, Some(&population()), Some(&pharmacy(&[(1, "L04AB04")])));
+    let (_t2, dir) = deliver(
+        Database::Chiv,
+        vec![chiv_row(1, 1, INS, "L04AB", "2024-05-02")],
+    );
+    let r = check(
+        &dir,
+        Some(&population()),
+        Some(&pharmacy(&[(1, "L04AB04")])),
+    );
     assert_eq!(r.rule("XDB-001").unwrap().status, RuleStatus::Passed);
 }
 
@@ -426,4 +433,25 @@ fn new_attest_defects_and_lines_without_billing_are_caught() {
     assert_eq!(r.rows_rejected, 2);
     let r = check(&dir, Some(&population()), None);
     assert_eq!(r.rule("XDB-002").unwrap().status, RuleStatus::NotEvaluated);
+}
+
+#[test]
+fn an_empty_quarter_is_accepted_for_sparse_databases_only() {
+    for db in [
+        Database::Chiv,
+        Database::Itao,
+        Database::Kats,
+        Database::Pgdp,
+    ] {
+        let (_t, dir) = deliver(db, vec![]);
+        let r = check(&dir, Some(&population()), None);
+        assert_eq!(r.verdict, Verdict::Accepted, "{db}: {:#?}", r.reasons);
+        assert_eq!(r.rows_read, 0);
+    }
+    for db in [Database::Chta, Database::Docn] {
+        let (_t, dir) = deliver(db, vec![]);
+        let r = check(&dir, Some(&population()), None);
+        assert_eq!(r.verdict, Verdict::Rejected, "{db}");
+        assert!(r.reasons.iter().any(|x| x.starts_with("FMT-001")), "{db}");
+    }
 }

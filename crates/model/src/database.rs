@@ -104,7 +104,9 @@ impl fmt::Display for Database {
 
 /// A database code the platform does not know.
 #[derive(Debug, thiserror::Error)]
-#[error("'{0}' is not a database this platform ingests (expected POPU, GZSS, FARU, PGDP, CHIV, ITAO, KATS, CHTA or DOCN)")]
+#[error(
+    "'{0}' is not a database this platform ingests (expected POPU, GZSS, FARU, PGDP, CHIV, ITAO, KATS, CHTA or DOCN)"
+)]
 pub struct UnknownDatabase(pub String);
 
 impl FromStr for Database {

@@ -108,8 +108,8 @@ impl CodeSystem {
             CodeSystem::IncapacityKind => &["P", "I"],
             CodeSystem::WorkStatus => &["E", "S", "U"],
             CodeSystem::DiagnosisGroup => &[
-                "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13",
-                "14", "15", "16", "17", "18", "19", "20", "21", "22",
+                "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14",
+                "15", "16", "17", "18", "19", "20", "21", "22",
             ],
             CodeSystem::KatzSetting => &["H", "R", "N"],
             CodeSystem::KatzCategory => &["O", "A", "B", "C", "Cd"],
@@ -506,7 +506,12 @@ mod tests {
             assert_eq!(names.len(), t.columns.len(), "{}: duplicate column", t.name);
             assert!(t.column("insurer").is_some());
             // Every table but the aggregated DOCN is about persons.
-            assert_eq!(t.column("person_id").is_some(), t.code != "DOCN", "{}", t.name);
+            assert_eq!(
+                t.column("person_id").is_some(),
+                t.code != "DOCN",
+                "{}",
+                t.name
+            );
         }
     }
 

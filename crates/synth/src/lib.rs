@@ -286,42 +286,41 @@ pub fn generate(
         let done = AtomicU64::new(0);
         let chunk = persons.len().div_ceil(SHARDS).max(1);
         type ShardOut = (Vec<out::PartWriter>, care::DocnTotals, u64);
-        let results: Vec<Result<ShardOut, SynthError>> =
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..SHARDS)
-                    .map(|k| {
-                        let slice = &persons
-                            [(k * chunk).min(persons.len())..((k + 1) * chunk).min(persons.len())];
-                        let (shared, dirs, headers, truth_dir, done) =
-                            (&shared, &dirs, &headers, &truth_dir, &done);
-                        s.spawn(move || -> Result<ShardOut, SynthError> {
-                            let mut shard =
-                                care::Shard::new(dirs, k, cfg.gzip, headers, truth_dir, year)?;
-                            for (i, p) in slice.iter().enumerate() {
-                                shard.person(shared, p)?;
-                                if (i + 1) % 10_000 == 0 {
-                                    let d = done.fetch_add(10_000, Ordering::Relaxed) + 10_000;
-                                    progress(Progress {
-                                        stage: "care",
-                                        done: d,
-                                        total,
-                                    });
-                                }
+        let results: Vec<Result<ShardOut, SynthError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..SHARDS)
+                .map(|k| {
+                    let slice = &persons
+                        [(k * chunk).min(persons.len())..((k + 1) * chunk).min(persons.len())];
+                    let (shared, dirs, headers, truth_dir, done) =
+                        (&shared, &dirs, &headers, &truth_dir, &done);
+                    s.spawn(move || -> Result<ShardOut, SynthError> {
+                        let mut shard =
+                            care::Shard::new(dirs, k, cfg.gzip, headers, truth_dir, year)?;
+                        for (i, p) in slice.iter().enumerate() {
+                            shard.person(shared, p)?;
+                            if (i + 1) % 10_000 == 0 {
+                                let d = done.fetch_add(10_000, Ordering::Relaxed) + 10_000;
+                                progress(Progress {
+                                    stage: "care",
+                                    done: d,
+                                    total,
+                                });
                             }
-                            let py = shard.stats.persons;
-                            let (writers, docn) = shard.finish()?;
-                            Ok((writers, docn, py))
-                        })
+                        }
+                        let py = shard.stats.persons;
+                        let (writers, docn) = shard.finish()?;
+                        Ok((writers, docn, py))
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(SynthError::Thread("panic".into())))
-                    })
-                    .collect()
-            });
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(SynthError::Thread("panic".into())))
+                })
+                .collect()
+        });
         let mut writers_of_shards = Vec::new();
         let mut docn = care::DocnTotals::default();
         for r in results {

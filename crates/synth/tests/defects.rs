@@ -111,9 +111,8 @@ fn injected_defects_are_listed_and_present() {
             }
             "katz_category_inconsistent" => assert_eq!(
                 count(&|r| {
-                    let s: [i32; 6] = std::array::from_fn(|k| {
-                        r[col(aim_model::katz::ITEMS[k])].parse().unwrap()
-                    });
+                    let s: [i32; 6] =
+                        std::array::from_fn(|k| r[col(aim_model::katz::ITEMS[k])].parse().unwrap());
                     !aim_model::katz::agrees(s, &r[col("category")])
                 }),
                 d.rows_affected
@@ -128,8 +127,9 @@ fn injected_defects_are_listed_and_present() {
                 d.rows_affected
             ),
             "gp_file_empty" => assert_eq!(
-                count(&|r| r[col("global_medical_file")] == "false"
-                    && r[col("flat_fee")] == "false"),
+                count(
+                    &|r| r[col("global_medical_file")] == "false" && r[col("flat_fee")] == "false"
+                ),
                 d.rows_affected
             ),
             "docn_booked_before_service" => assert_eq!(

@@ -115,7 +115,10 @@ async fn cross_database_rules_fire_on_planted_inconsistencies() {
         .map(|o| o.delivery_id.split('-').nth(1).unwrap().to_string())
         .collect();
     let pos = |db: &str| order.iter().position(|d| d == db).unwrap();
-    assert!(pos("POPU") < pos("FARU") && pos("FARU") < pos("CHIV"), "{order:?}");
+    assert!(
+        pos("POPU") < pos("FARU") && pos("FARU") < pos("CHIV"),
+        "{order:?}"
+    );
     assert!(pos("GZSS") < pos("PGDP"), "{order:?}");
     for o in &s.outcomes {
         assert!(
@@ -156,12 +159,19 @@ async fn cross_database_rules_fire_on_planted_inconsistencies() {
     assert_eq!(count(&wh, "SELECT count(*) FROM chta").await, 200);
     assert_eq!(count(&wh, "SELECT count(*) FROM docn").await, 1);
     assert_eq!(
-        count(&wh, "SELECT count(*) FROM kats WHERE category = 'A' AND washing = 3").await,
+        count(
+            &wh,
+            "SELECT count(*) FROM kats WHERE category = 'A' AND washing = 3"
+        )
+        .await,
         199
     );
     // The period overview lists every database of the period.
     let overview = std::fs::read_to_string(wh.root().join("qc/overview-2024Q2.json")).unwrap();
     for db in Database::ALL {
-        assert!(overview.contains(db.code()), "{db} missing from the overview");
+        assert!(
+            overview.contains(db.code()),
+            "{db} missing from the overview"
+        );
     }
 }

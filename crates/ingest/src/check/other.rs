@@ -33,12 +33,7 @@ impl Run<'_> {
         }
     }
 
-    fn text_at<'r>(
-        &self,
-        record: &'r csv::ByteRecord,
-        positions: &[usize],
-        name: &str,
-    ) -> &'r str {
+    fn text_at<'r>(&self, record: &'r csv::ByteRecord, positions: &[usize], name: &str) -> &'r str {
         self.table
             .index_of(name)
             .and_then(|k| std::str::from_utf8(&record[positions[k]]).ok())
@@ -63,8 +58,7 @@ impl Run<'_> {
     ) {
         let period = self.period;
         // The date the person checks (POP-001, DAT-002, DAT-003) look at.
-        let person_date: Option<(NaiveDate, &'static str)> = match self.delivery.manifest.database
-        {
+        let person_date: Option<(NaiveDate, &'static str)> = match self.delivery.manifest.database {
             Database::Pgdp => {
                 let d = self.date_at(vals, "service_date");
                 if let Some(d) = d
@@ -117,8 +111,7 @@ impl Run<'_> {
                             column: "end_date",
                             message: format!("episode ends on {e}, before its start on {s}"),
                         });
-                    } else if kind == "P" && (e - s).num_days() + 1 > PRIMARY_INCAPACITY_MAX_DAYS
-                    {
+                    } else if kind == "P" && (e - s).num_days() + 1 > PRIMARY_INCAPACITY_MAX_DAYS {
                         failures.push(Failure {
                             rule: id::ITA_001,
                             column: "kind",
@@ -196,9 +189,9 @@ impl Run<'_> {
             (true, Some(f), Some(t)) if t < f => {
                 Some(format!("validity ends on {t}, before it starts on {f}"))
             }
-            (true, Some(f), Some(t)) if (t - f).num_days() > CHAPTER_IV_MAX_DAYS => Some(
-                format!("validity from {f} to {t} is longer than five years"),
-            ),
+            (true, Some(f), Some(t)) if (t - f).num_days() > CHAPTER_IV_MAX_DAYS => Some(format!(
+                "validity from {f} to {t} is longer than five years"
+            )),
             (true, Some(f), Some(_)) if (decision - f).num_days() > CHAPTER_IV_MAX_RETRO_DAYS => {
                 Some(format!(
                     "validity starts on {f}, more than a year before the decision on {decision}"

@@ -213,12 +213,7 @@ pub static KATS: TableDef = TableDef {
             false,
             "Insurer delivering the row.",
         ),
-        col(
-            "assessment_date",
-            T::Date,
-            false,
-            "Date of the assessment.",
-        ),
+        col("assessment_date", T::Date, false, "Date of the assessment."),
         col(
             "setting",
             T::Code(C::KatzSetting),
@@ -244,7 +239,12 @@ pub static KATS: TableDef = TableDef {
             false,
             "Score for going to the toilet, 1 to 4.",
         ),
-        col("continence", T::Integer, false, "Score for continence, 1 to 4."),
+        col(
+            "continence",
+            T::Integer,
+            false,
+            "Score for continence, 1 to 4.",
+        ),
         col("eating", T::Integer, false, "Score for eating, 1 to 4."),
         col(
             "category",

@@ -148,8 +148,7 @@ impl Shard {
         e.0 += if l.units < 0 { -1 } else { 1 };
         e.1 += l.units;
         e.2 += l.reimb;
-        if l.prov.is_none() || l.inst.is_some() || util::unit(util::mix(line)) >= NEW_ATTEST_SHARE
-        {
+        if l.prov.is_none() || l.inst.is_some() || util::unit(util::mix(line)) >= NEW_ATTEST_SHARE {
             return Ok(());
         }
         let x = util::unit(util::mix(line ^ 0xA77E));
@@ -218,7 +217,16 @@ impl Shard {
         if util::unit(util::mix(key)) < CHAPTER_IV_REFUSED {
             let other = (k + 1 + (key % 5) as usize) % CHAPTER_IV.len();
             let (_, group, paragraph) = CHAPTER_IV[other];
-            self.chiv_row(sh, py, 100 + k as u64, ins, paragraph, group, decision, false)?;
+            self.chiv_row(
+                sh,
+                py,
+                100 + k as u64,
+                ins,
+                paragraph,
+                group,
+                decision,
+                false,
+            )?;
         }
         Ok(())
     }
@@ -409,12 +417,24 @@ impl Shard {
         let category: &str = if setting_nh {
             pick(
                 x,
-                &[(8.0, "O"), (14.0, "A"), (24.0, "B"), (20.0, "C"), (34.0, "Cd")],
+                &[
+                    (8.0, "O"),
+                    (14.0, "A"),
+                    (24.0, "B"),
+                    (20.0, "C"),
+                    (34.0, "Cd"),
+                ],
             )
         } else {
             pick(
                 x,
-                &[(45.0, "O"), (25.0, "A"), (18.0, "B"), (8.0, "C"), (4.0, "Cd")],
+                &[
+                    (45.0, "O"),
+                    (25.0, "A"),
+                    (18.0, "B"),
+                    (8.0, "C"),
+                    (4.0, "Cd"),
+                ],
             )
         };
         let scores = katz_scores(category, util::mix(hk ^ 0x5C0));

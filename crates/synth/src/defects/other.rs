@@ -35,7 +35,14 @@ pub(super) fn inject(
     }
     if !rows.is_empty() {
         d.save(gzip)?;
-        found.push(record(&name, "katz_category_inconsistent", "row", rows.len() as u64, "KAT-001: the Katz category is not the one the six scores give; rows flagged", "category set to O on rows whose scores give A, B or C".into()));
+        found.push(record(
+            &name,
+            "katz_category_inconsistent",
+            "row",
+            rows.len() as u64,
+            "KAT-001: the Katz category is not the one the six scores give; rows flagged",
+            "category set to O on rows whose scores give A, B or C".into(),
+        ));
     }
 
     // 13. An incapacity episode that ends before it starts.
@@ -59,7 +66,14 @@ pub(super) fn inject(
     }
     if !rows.is_empty() {
         d.save(gzip)?;
-        found.push(record(&name, "incapacity_ends_before_start", "row", rows.len() as u64, "ITA-001: an incapacity episode ends the day before it starts; rows flagged", "end_date set to start_date - 1 day".into()));
+        found.push(record(
+            &name,
+            "incapacity_ends_before_start",
+            "row",
+            rows.len() as u64,
+            "ITA-001: an incapacity episode ends the day before it starts; rows flagged",
+            "end_date set to start_date - 1 day".into(),
+        ));
     }
 
     // 14. A chapter IV authorisation whose validity ends before it starts.
@@ -79,7 +93,14 @@ pub(super) fn inject(
     }
     if !rows.is_empty() {
         d.save(gzip)?;
-        found.push(record(&name, "chapter_iv_validity_reversed", "row", rows.len() as u64, "CHI-001: an authorisation's validity ends before it starts; rows flagged", "valid_from and valid_to swapped".into()));
+        found.push(record(
+            &name,
+            "chapter_iv_validity_reversed",
+            "row",
+            rows.len() as u64,
+            "CHI-001: an authorisation's validity ends before it starts; rows flagged",
+            "valid_from and valid_to swapped".into(),
+        ));
     }
 
     // 15. A GP patient file with neither a global medical file nor a flat fee.
@@ -112,7 +133,7 @@ pub(super) fn inject(
     }
 
     // 17. An authorisation whose medicine the pharmacy file never delivers.
-    let (dir, name) = folder(out, Christian, Database::Chiv, year, 2);
+    let (dir, name) = folder(out, Christian, Database::Chiv, year, 1);
     let mut d = load(&dir)?;
     let (dc, ac) = (d.col("decision"), d.col("atc"));
     let rows: Vec<_> = d
