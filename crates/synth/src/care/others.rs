@@ -40,11 +40,13 @@ pub const INVALIDITY_AT_64: f64 = 0.12;
 /// Share of the population enrolled in a medical house under the flat fee.
 pub const FLAT_FEE_SHARE: f64 = 0.055;
 
-/// Documents N totals: (insurer, booking month, service month, nomenclature) → cases,
-/// units, cents.
+/// A documents N cell: insurer, booking month, service month (0-based), nomenclature.
+type DocnCell = (u8, u8, u8, &'static str);
+
+/// Documents N totals: per cell, cases, units and cents.
 #[derive(Debug, Default, Clone)]
 pub struct DocnTotals {
-    cells: BTreeMap<(u8, u8, u8, &'static str), (i64, i64, i64)>,
+    cells: BTreeMap<DocnCell, (i64, i64, i64)>,
 }
 
 impl DocnTotals {
