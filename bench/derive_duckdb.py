@@ -122,6 +122,15 @@ def parquet_relation(files: list[dict], partition_cols: list[str], force_join: b
             f"JOIN (VALUES {values}) AS _parts({cols}) ON filename = _f)")
 
 
+OTHER_SOURCES = {
+    "itao": [("person_id", "VARCHAR"), ("period", "VARCHAR"), ("start_date", "DATE"),
+             ("end_date", "DATE"), ("kind", "VARCHAR")],
+    "kats": [("person_id", "VARCHAR"), ("assessment_date", "DATE"), ("category", "VARCHAR")],
+    "chta": [("person_id", "VARCHAR"), ("flat_fee", "BOOLEAN")],
+    "chiv": [("person_id", "VARCHAR"), ("atc", "VARCHAR"), ("decision", "VARCHAR")],
+}
+
+
 def register_sources(con, warehouse: Path | str, year: int) -> dict:
     """Views popu_y, gzss_y, faru_y (the year's partitions), tables ref_nom, ref_merger."""
     tables = Path(warehouse) / "tables"
@@ -132,6 +141,20 @@ def register_sources(con, warehouse: Path | str, year: int) -> dict:
         if not files:
             raise ValueError(f"{name}: no files for {year}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_y AS SELECT * FROM {parquet_relation(files, ['insurer', 'period'])}")
+    # The other databases (PATI's incapacity, Katz, flat-fee and chapter IV columns): an empty
+    # view with their columns when the warehouse has none for the year.
+    for name, cols in OTHER_SOURCES.items():
+        files = []
+        if (tables / name / "_delta_log").exists():
+            files = [f for f in delta_files(tables / name)
+                     if str(f["partition"].get("period", "")).startswith(f"{year}Q")]
+        info[name] = len(files)
+        if files:
+            rel = parquet_relation(files, ["insurer", "period"])
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_y AS SELECT * FROM {rel}")
+        else:
+            typed = ", ".join(f"NULL::{t} AS {q(c)}" for c, t in cols)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_y AS SELECT {typed} WHERE false")
     nom = delta_files(tables / "ref_nomenclature")
     con.execute(f"CREATE OR REPLACE TEMP TABLE ref_nom AS SELECT code, care_group FROM {parquet_relation(nom, [])}")
     merger = tables / "ref_merger_2025"
@@ -165,12 +188,17 @@ def pati_columns(defs: dict) -> list[tuple[str, str]]:
         elif name == "{drug_group}":
             for d in defs["drugs"]["group"]:
                 out.append((drug_column(d), "boolean"))
+        elif name == "{chapter_iv}":
+            for f in defs["pati"].get("chapter_iv", []):
+                out.append(("chiv_" + f["id"], "boolean"))
         else:
             out.append((name, v["type"]))
     return out
 
 
 def drug_column(d: dict) -> str:
+    if d["kind"] == "cost_group":
+        return d["id"]
     return ("pp_" if d["kind"] == "pseudo_pathology" else "uses_") + d["id"]
 
 
@@ -460,6 +488,42 @@ def build_pati(con, y: int, defs: dict) -> dict:
                count(*) FILTER (WHERE kind = 'day') AS day_stays
         FROM hosp GROUP BY person_id""")
 
+    # The other databases: incapacity days (union of the days each row covers in its quarter),
+    # the latest Katz category, the flat fee, the chapter IV flags.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE p_itao AS
+        WITH r AS (
+            SELECT person_id, kind, start_date, end_date,
+                   make_date(substr(period, 1, 4)::INTEGER, 3 * (substr(period, 6, 1)::INTEGER - 1) + 1, 1) AS qs
+            FROM itao_y),
+        b AS (
+            SELECT person_id, kind, greatest(start_date, qs, DATE '{y}-01-01') AS a,
+                   least(coalesce(end_date, (qs + INTERVAL 3 MONTH - INTERVAL 1 DAY)::DATE),
+                         (qs + INTERVAL 3 MONTH - INTERVAL 1 DAY)::DATE, DATE '{y}-12-31') AS b
+            FROM r),
+        d AS (
+            SELECT person_id, kind, unnest(generate_series(a::TIMESTAMP, b::TIMESTAMP, INTERVAL 1 DAY)) AS day
+            FROM b WHERE a <= b)
+        SELECT person_id, count(DISTINCT day) FILTER (WHERE kind = 'P') AS days_p,
+               count(DISTINCT day) FILTER (WHERE kind = 'I') AS days_i
+        FROM d GROUP BY person_id""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE p_katz AS
+        SELECT person_id, category FROM (
+            SELECT person_id, category,
+                   CASE category WHEN 'O' THEN 1 WHEN 'A' THEN 2 WHEN 'B' THEN 3 WHEN 'C' THEN 4
+                                 WHEN 'Cd' THEN 5 END AS k, assessment_date
+            FROM kats_y) WHERE k IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY assessment_date DESC, k DESC) = 1""")
+    con.execute("CREATE OR REPLACE TEMP TABLE p_chta AS SELECT person_id, bool_or(flat_fee) AS flat_fee "
+                "FROM chta_y GROUP BY person_id")
+    chiv_flags = defs["pati"].get("chapter_iv", [])
+    chiv_aggs = ["count(*) AS n"] + [
+        "bool_or(" + " OR ".join(f"starts_with(atc, {lit(p)}) OR starts_with({lit(p)}, atc)" for p in f["atc"])
+        + f") AS {q('chiv_' + f['id'])}" for f in chiv_flags]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE p_chiv AS SELECT person_id, {', '.join(chiv_aggs)} "
+                "FROM chiv_y WHERE decision = 'A' AND atc <> '' GROUP BY person_id")
+
     def flag(entry_id: str, seen: tuple = ()) -> str:
         d = entries[entry_id]
         if entry_id in seen:
@@ -483,7 +547,15 @@ def build_pati(con, y: int, defs: dict) -> dict:
         "day_stays": "coalesce(h.day_stays, 0)::INTEGER",
         "substances_80ddd": "coalesce(fa.substances_80ddd, 0)::INTEGER",
         "polypharmacy": "coalesce(fa.substances_80ddd, 0) >= 5",
+        "incapacity_days_primary": "coalesce(it.days_p, 0)::INTEGER",
+        "incapacity_days_invalidity": "coalesce(it.days_i, 0)::INTEGER",
+        "incapacity_type": "CASE WHEN coalesce(it.days_i, 0) > 0 THEN 'invalidity' "
+                           "WHEN coalesce(it.days_p, 0) > 0 THEN 'primary' ELSE 'none' END",
+        "katz_category": "coalesce(kz.category, 'none')",
+        "flat_fee": "coalesce(ch.flat_fee, false)",
     }
+    for f in chiv_flags:
+        exprs["chiv_" + f["id"]] = f"coalesce(cv.{q('chiv_' + f['id'])}, false)"
     # Contact and use variables: the [codes] lists they name (GZSS units; FARU packages for
     # an *_atc list). Integers: units summed, below zero -> 0. Booleans: any sum > 0.
     for name, v in variables.items():
@@ -528,7 +600,11 @@ def build_pati(con, y: int, defs: dict) -> dict:
         FROM p_pop p
         LEFT JOIN p_gz gz ON gz.person_id = p.person_id
         LEFT JOIN p_fa fa ON fa.person_id = p.person_id
-        LEFT JOIN p_hosp h ON h.person_id = p.person_id""")
+        LEFT JOIN p_hosp h ON h.person_id = p.person_id
+        LEFT JOIN p_itao it ON it.person_id = p.person_id
+        LEFT JOIN p_katz kz ON kz.person_id = p.person_id
+        LEFT JOIN p_chta ch ON ch.person_id = p.person_id
+        LEFT JOIN p_chiv cv ON cv.person_id = p.person_id""")
     row = con.execute("""
         SELECT (SELECT coalesce(sum(n_lines), 0) FROM p_gz WHERE person_id NOT IN (SELECT person_id FROM p_pop)),
                (SELECT coalesce(sum(n_lines), 0) FROM p_fa WHERE person_id NOT IN (SELECT person_id FROM p_pop)),
@@ -536,7 +612,7 @@ def build_pati(con, y: int, defs: dict) -> dict:
                (SELECT coalesce(sum(n_after_death), 0) FROM p_fa),
                (SELECT coalesce(sum(n_unknown), 0) FROM p_gz),
                (SELECT count(*) FROM p_pop)""").fetchone()
-    for tmp in ("p_pop", "p_death", "p_gz", "p_atc", "p_fa", "p_hosp"):
+    for tmp in ("p_pop", "p_death", "p_gz", "p_atc", "p_fa", "p_hosp", "p_itao", "p_katz", "p_chta", "p_chiv"):
         con.execute(f"DROP TABLE IF EXISTS {tmp}")
     return {
         "lines_person_not_in_population": {"gzss": int(row[0]), "faru": int(row[1])},

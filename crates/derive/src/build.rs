@@ -222,6 +222,10 @@ async fn list_sources(wh: &Warehouse) -> Result<Vec<Source>, DeriveError> {
         "popu",
         "gzss",
         "faru",
+        "chiv",
+        "itao",
+        "kats",
+        "chta",
         "ref_nomenclature",
         "ref_merger_2025",
     ] {
@@ -544,6 +548,12 @@ async fn build_year(
         popu: files("popu"),
         gzss: files("gzss"),
         faru: files("faru"),
+        others: crate::others::OtherInputs {
+            chiv: files("chiv"),
+            itao: files("itao"),
+            kats: files("kats"),
+            chta: files("chta"),
+        },
     };
 
     let started = std::time::Instant::now();

@@ -67,7 +67,39 @@ pub struct Variable {
 struct PatiFile {
     codes: ContactCodes,
     spending_group: Vec<SpendingGroup>,
+    #[serde(default)]
+    chapter_iv: Vec<ChapterIvFlag>,
     variable: Vec<Variable>,
+}
+
+/// A chapter IV flag of PATI (`chiv_<id>`): an authorisation decided in the year for a
+/// medicine or group of these ATC codes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChapterIvFlag {
+    /// Identifier (column `chiv_<id>`).
+    pub id: String,
+    /// What the flag means.
+    pub label: String,
+    /// ATC prefixes: an authorisation counts when its code starts with one of them, or is a
+    /// group one of them starts with.
+    pub atc: Vec<String>,
+}
+
+impl ChapterIvFlag {
+    /// The PATI column name.
+    pub fn column(&self) -> String {
+        format!("chiv_{}", self.id)
+    }
+
+    /// Whether an authorised ATC code (a medicine or a group) counts for this flag.
+    pub fn matches(&self, authorised: &str) -> bool {
+        !authorised.is_empty()
+            && self
+                .atc
+                .iter()
+                .any(|p| authorised.starts_with(p.as_str()) || p.starts_with(authorised))
+    }
 }
 
 /// Pseudo-pathology or drug use.
@@ -78,6 +110,8 @@ pub enum DrugGroupKind {
     PseudoPathology,
     /// Use of a drug class (`uses_` column).
     DrugUse,
+    /// A pharmacy cost group (FKG): the column is the id, which starts with `fkg_`.
+    CostGroup,
 }
 
 /// A pseudo-pathology or drug-use flag defined by ATC prefixes and a DDD threshold.
@@ -115,6 +149,7 @@ impl DrugGroup {
         match self.kind {
             DrugGroupKind::PseudoPathology => format!("pp_{}", self.id),
             DrugGroupKind::DrugUse => format!("uses_{}", self.id),
+            DrugGroupKind::CostGroup => self.id.clone(),
         }
     }
 
@@ -152,8 +187,10 @@ pub struct Definitions {
     pub spending_groups: Vec<SpendingGroup>,
     /// The catalogue of PATI variables.
     pub variables: Vec<Variable>,
-    /// Pseudo-pathologies and drug-use flags, in column order.
+    /// Pseudo-pathologies, drug-use flags and pharmacy cost groups, in column order.
     pub drug_groups: Vec<DrugGroup>,
+    /// Chapter IV flags, in column order.
+    pub chapter_iv: Vec<ChapterIvFlag>,
     /// The sample.
     pub sample: SampleConfig,
     /// SHA-256 of the three definition texts: part of every year's fingerprint.
@@ -181,6 +218,15 @@ impl Definitions {
                 return Err(bad(
                     "drug-groups.toml",
                     format!("group {} is defined twice", g.id),
+                ));
+            }
+            if (g.kind == DrugGroupKind::CostGroup) != g.id.starts_with("fkg_") {
+                return Err(bad(
+                    "drug-groups.toml",
+                    format!(
+                        "group {}: the ids of pharmacy cost groups (kind cost_group), and only theirs, start with fkg_",
+                        g.id
+                    ),
                 ));
             }
             if g.atc.is_empty() {
@@ -227,6 +273,18 @@ impl Definitions {
                 "fractions must satisfy 0 < fraction_below ≤ fraction_from ≤ 1 (a member must stay a member when growing older)".into(),
             ));
         }
+        if d.group.len() > 64 {
+            return Err(bad(
+                "drug-groups.toml",
+                "at most 64 groups (one bit each)".into(),
+            ));
+        }
+        if p.chapter_iv.len() > 32 || p.chapter_iv.iter().any(|f| f.atc.is_empty()) {
+            return Err(bad(
+                "pati.toml",
+                "at most 32 chapter IV flags, each with at least one ATC prefix".into(),
+            ));
+        }
         if p.spending_group.iter().filter(|g| g.pharmacy).count() != 1
             || !p.spending_group.iter().any(|g| g.id == "other")
         {
@@ -245,6 +303,7 @@ impl Definitions {
             spending_groups: p.spending_group,
             variables: p.variable,
             drug_groups: d.group,
+            chapter_iv: p.chapter_iv,
             sample: s,
             hash: hex::encode(h.finalize()),
         })
@@ -316,6 +375,18 @@ impl Definitions {
                         name: g.column(),
                         definition,
                         source: format!("FARU; {}", g.source),
+                        ..v.clone()
+                    });
+                }
+            } else if v.name == "{chapter_iv}" {
+                for f in &self.chapter_iv {
+                    out.push(Variable {
+                        name: f.column(),
+                        definition: format!(
+                            "{}: a chapter IV authorisation (decision A) decided in the year for ATC {}.",
+                            f.label,
+                            f.atc.join(", ")
+                        ),
                         ..v.clone()
                     });
                 }

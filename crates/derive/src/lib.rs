@@ -8,6 +8,7 @@
 pub mod build;
 pub mod definitions;
 pub mod hosp;
+pub mod others;
 pub mod output;
 pub mod population;
 pub mod sample;

@@ -291,10 +291,21 @@ fn pati_column(
                 if second { w } else { d }
             })))
         }
+        "incapacity_days_primary" => int(&|p| i64::from(data.others.incapacity_days[p][0])),
+        "incapacity_days_invalidity" => int(&|p| i64::from(data.others.incapacity_days[p][1])),
+        "incapacity_type" => Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|&p| data.others.incapacity_type(p)),
+        )),
+        "katz_category" => Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|&p| data.others.katz_category(p)),
+        )),
+        "flat_fee" => boolean(&|p| data.others.flat_fee[p]),
         "year" => Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| data.year))),
         other => {
             if let Some(k) = defs.drug_groups.iter().position(|g| g.column() == other) {
                 boolean(&|p| data.drug_flags[p] & (1 << k) != 0)
+            } else if let Some(k) = defs.chapter_iv.iter().position(|f| f.column() == other) {
+                boolean(&|p| data.others.chapter_iv[p] & (1 << k) != 0)
             } else if let Some((kind, group)) = money_column(defs, other) {
                 decimal(
                     rows.iter()

@@ -58,6 +58,8 @@ pub struct YearInputs {
     pub gzss: Vec<InputFile>,
     /// FARU files.
     pub faru: Vec<InputFile>,
+    /// The other databases' files (CHIV, ITAO, KATS, CHTA).
+    pub others: crate::others::OtherInputs,
 }
 
 /// Reference data the year needs.
@@ -88,6 +90,9 @@ pub struct YearCounters {
     pub lines_after_death: u64,
     /// GZSS lines whose nomenclature code is missing from `ref_nomenclature`.
     pub lines_unknown_nomenclature: u64,
+    /// Rows of CHIV, ITAO, KATS, CHTA whose person is not in the year's population
+    /// (incapacity counted once per person and type).
+    pub other_rows_person_not_in_population: u64,
     /// Distinct unknown nomenclature codes (at most 20 listed).
     pub unknown_nomenclature_codes: Vec<String>,
     /// Stay assembly.
@@ -124,6 +129,8 @@ pub struct YearData {
     pub stay_counts: Vec<[i32; 3]>,
     /// Every stay of the year (also of persons not in PATI).
     pub stays: Vec<Stay>,
+    /// The values from the other databases.
+    pub others: crate::others::OtherVars,
     /// The report.
     pub counters: YearCounters,
 }
@@ -447,7 +454,12 @@ pub fn compute(
         }
     }
 
+    progress.step("other databases");
+    let others = crate::others::compute(year, &inputs.others, &index, persons.len(), defs)?;
+    counters.other_rows_person_not_in_population = others.rows_person_not_in_population;
+
     Ok(YearData {
+        others,
         year,
         persons,
         member,

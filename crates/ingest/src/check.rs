@@ -146,9 +146,11 @@ struct Tally {
     message: Option<String>,
 }
 
+mod other;
+
 /// Positions (in schema order) of the columns the row rules look at.
 struct Cols {
-    person: usize,
+    person: Option<usize>,
     insurer: usize,
     event_date: Option<usize>,
     quantity: Option<usize>,
@@ -161,7 +163,7 @@ impl Cols {
     fn of(t: &TableDef) -> Cols {
         let i = |n: &str| t.index_of(n);
         Cols {
-            person: i("person_id").expect("every table has person_id"),
+            person: i("person_id"),
             insurer: i("insurer").expect("every table has insurer"),
             event_date: i("service_date").or_else(|| i("delivery_date")),
             quantity: i("units").or_else(|| i("packages")),
@@ -205,6 +207,8 @@ struct Run<'a> {
     feedback: Option<csv::Writer<std::fs::File>>,
     feedback_error: Option<IngestError>,
     builder: BatchBuilder,
+    /// Persons already enrolled under the flat fee in this delivery (CHT-001).
+    flat_fee_persons: HashSet<u128>,
     niss_rows: u64,
     insurer_mismatch: u64,
     delivery_failures: Vec<(&'static str, String)>,
@@ -231,6 +235,7 @@ impl<'a> Run<'a> {
                 &delivery.manifest.period.to_string(),
                 &delivery.id(),
             ),
+            flat_fee_persons: HashSet::new(),
             niss_rows: 0,
             insurer_mismatch: 0,
             delivery_failures: Vec::new(),
@@ -435,7 +440,11 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        let key_col = self.cols.line_id.unwrap_or(self.cols.person);
+        let key_col = self
+            .cols
+            .line_id
+            .or_else(|| self.table.index_of(self.table.key[0]))
+            .expect("the key is a column");
         let key = positions
             .get(key_col)
             .and_then(|&p| record.get(p))
@@ -578,6 +587,7 @@ impl<'a> Run<'a> {
             Database::Gzss | Database::Faru => {
                 self.check_care_row(record, positions, vals, failures)
             }
+            _ => self.check_other_row(record, positions, vals, failures),
         }
         self.check_duplicate(record, positions, failures);
     }
@@ -618,12 +628,17 @@ impl<'a> Run<'a> {
         };
         match cs {
             CodeSystem::Insurer => text.parse::<aim_model::Insurer>().ok().map(|_| Val::Str),
-            CodeSystem::Sex => matches!(text, "M" | "F").then_some(Val::Str),
-            CodeSystem::RoomType => matches!(text, "S" | "C").then_some(Val::Str),
+            _ if cs.closed_values().is_some() => cs
+                .closed_values()
+                .is_some_and(|v| v.contains(&text))
+                .then_some(Val::Str),
             CodeSystem::Nomenclature if !codes.nomenclature.contains(text) => {
                 unknown(id::COD_001, failures)
             }
             CodeSystem::Atc if !codes.atc.contains(text) => unknown(id::COD_002, failures),
+            CodeSystem::AtcGroup if !codes.atc_groups.contains(text) => {
+                unknown(id::COD_002, failures)
+            }
             CodeSystem::Municipality => {
                 // The list in force on the reference date (POPU's reference_date is parsed later
                 // in the row, so use the period end, which the reference date must equal).
@@ -733,8 +748,39 @@ impl<'a> Run<'a> {
                 message: format!("{date_name} {date} is outside {period}"),
             });
         }
+        self.check_person(record, positions, Some((date, date_name)), failures);
+        let quantity = match self.cols.quantity.map(|k| vals[k]) {
+            Some(Val::Int(q)) => q,
+            _ => 0,
+        };
+        self.check_amounts(vals, quantity, failures);
+        if let Some(Val::F64(d)) = self.cols.ddd.map(|k| vals[k])
+            && !(-1000.0..=1000.0).contains(&d)
+        {
+            failures.push(Failure {
+                rule: id::AMT_001,
+                column: "ddd",
+                message: format!("ddd {d} is outside -1000..1000"),
+            });
+        }
+    }
+
+    /// POP-001, DAT-002 and DAT-003: the row's person is in the insurer's population file
+    /// for the period, and the row's date (`dated`: the value and its column), if it has
+    /// one, is not before their birth year nor after their death.
+    fn check_person(
+        &self,
+        record: &csv::ByteRecord,
+        positions: &[usize],
+        dated: Option<(NaiveDate, &'static str)>,
+        failures: &mut Vec<Failure>,
+    ) {
+        let period = self.period;
+        let Some(person_col) = self.cols.person else {
+            return;
+        };
         if let Some(pop) = self.ctx.population {
-            let person = std::str::from_utf8(&record[positions[self.cols.person]]).unwrap_or("");
+            let person = std::str::from_utf8(&record[positions[person_col]]).unwrap_or("");
             match pop.get(person) {
                 None => failures.push(Failure {
                     rule: id::POP_001,
@@ -745,6 +791,9 @@ impl<'a> Run<'a> {
                     ),
                 }),
                 Some(PersonFacts { birth_year, death }) => {
+                    let Some((date, date_name)) = dated else {
+                        return;
+                    };
                     if chrono::Datelike::year(&date) < i32::from(birth_year) {
                         failures.push(Failure {
                             rule: id::DAT_002,
@@ -768,10 +817,11 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        let quantity = match self.cols.quantity.map(|k| vals[k]) {
-            Some(Val::Int(q)) => q,
-            _ => 0,
-        };
+    }
+
+    /// AMT-001 on the amounts: negative only when `quantity` is (a correction line), at most
+    /// 250,000 euros on a line.
+    fn check_amounts(&self, vals: &[Val], quantity: i32, failures: &mut Vec<Failure>) {
         for &k in &self.cols.amounts {
             if let Val::Cents(c) = vals[k] {
                 let name = self.table.columns[k].name;
@@ -795,15 +845,6 @@ impl<'a> Run<'a> {
                     });
                 }
             }
-        }
-        if let Some(Val::F64(d)) = self.cols.ddd.map(|k| vals[k])
-            && !(-1000.0..=1000.0).contains(&d)
-        {
-            failures.push(Failure {
-                rule: id::AMT_001,
-                column: "ddd",
-                message: format!("ddd {d} is outside -1000..1000"),
-            });
         }
     }
 
@@ -959,7 +1000,13 @@ impl<'a> Run<'a> {
                 self.ctx.rules.max_rejected_share * 100.0
             ));
         }
-        if rows == 0 && !stopped {
+        // A quarter may hold no chapter IV decision, incapacity episode, Katz assessment or
+        // New Attest line for a small insurer: only the other databases must have rows.
+        let may_be_empty = matches!(
+            self.delivery.manifest.database,
+            Database::Chiv | Database::Itao | Database::Kats | Database::Pgdp
+        );
+        if rows == 0 && !stopped && !may_be_empty {
             reasons.push("FMT-001: the delivery holds no data row".into());
             if let Some(r) = results.iter_mut().find(|r| r.id == id::FMT_001) {
                 r.status = RuleStatus::Failed;
@@ -1012,14 +1059,33 @@ impl<'a> Run<'a> {
 
     fn row_result(&self, rule: &crate::rules::Rule, stopped: bool, rows: u64) -> RuleResult {
         let rid: &str = &rule.id;
-        let needs_population = matches!(rid, "POP-001" | "DAT-003")
-            || (rid == id::DAT_002 && self.delivery.manifest.database != Database::Popu);
-        let care_only = matches!(rid, "POP-001" | "DAT-003");
+        let db = self.delivery.manifest.database;
+        let needs_population =
+            matches!(rid, "POP-001" | "DAT-003") || (rid == id::DAT_002 && db != Database::Popu);
+        let needs_cross = match rid {
+            "XDB-001" => self.ctx.cross.and_then(|x| x.delivered("", "")).is_none(),
+            "XDB-002" => self
+                .ctx
+                .cross
+                .and_then(|x| x.has_billing_line("", ""))
+                .is_none(),
+            _ => false,
+        };
         let applies = match rid {
-            "COD-001" => self.delivery.manifest.database == Database::Gzss,
-            "COD-002" => self.delivery.manifest.database == Database::Faru,
-            "COD-003" => self.delivery.manifest.database == Database::Popu,
-            _ => !(care_only && self.delivery.manifest.database == Database::Popu),
+            "COD-001" => matches!(db, Database::Gzss | Database::Docn),
+            "COD-002" => matches!(db, Database::Faru | Database::Chiv),
+            "COD-003" => db == Database::Popu,
+            "COD-004" => matches!(db, Database::Popu | Database::Gzss | Database::Faru),
+            "POP-001" | "DAT-003" => db != Database::Popu && db.has_persons(),
+            "DAT-002" => db.has_persons(),
+            "AMT-001" => matches!(db, Database::Gzss | Database::Faru),
+            "CHI-001" | "XDB-001" => db == Database::Chiv,
+            "ITA-001" => db == Database::Itao,
+            "KAT-001" => db == Database::Kats,
+            "CHT-001" => db == Database::Chta,
+            "DOC-001" => db == Database::Docn,
+            "XDB-002" => db == Database::Pgdp,
+            _ => true,
         };
         if !applies {
             return result(
@@ -1048,6 +1114,23 @@ impl<'a> Run<'a> {
                 format!(
                     "not evaluated: no population file of insurer {} for {} is loaded",
                     self.delivery.manifest.insurer, self.period
+                ),
+            );
+        }
+        if needs_cross {
+            let what = if rid == id::XDB_001 {
+                "pharmacy file (FARU)"
+            } else {
+                "billing file (GZSS) for this quarter"
+            };
+            return result(
+                rule,
+                RuleStatus::NotEvaluated,
+                0,
+                rows,
+                format!(
+                    "not evaluated: no {what} of insurer {} is loaded",
+                    self.delivery.manifest.insurer
                 ),
             );
         }

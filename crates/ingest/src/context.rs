@@ -16,6 +16,8 @@ pub struct ReferenceCodes {
     pub nomenclature: HashSet<String>,
     /// Level-5 ATC codes.
     pub atc: HashSet<String>,
+    /// ATC codes of every level (a chapter IV authorisation may name a group).
+    pub atc_groups: HashSet<String>,
     /// Provider qualifications.
     pub qualifications: HashSet<String>,
     /// Municipalities of the 2019 list (in force before 2025).
@@ -37,6 +39,10 @@ impl ReferenceCodes {
             atc: aim_model::codes::atc_codes()
                 .into_iter()
                 .filter(|a| a.level == 5)
+                .map(|a| a.code)
+                .collect(),
+            atc_groups: aim_model::codes::atc_codes()
+                .into_iter()
                 .map(|a| a.code)
                 .collect(),
             qualifications: aim_model::codes::qualifications()
@@ -138,6 +144,9 @@ pub struct CheckContext<'a> {
     /// A data manager's confirmation that this correction may remove rows (COR-001), if
     /// one was recorded with `aim confirm`.
     pub confirmation: Option<LossConfirmation>,
+    /// What the cross-database rules look at in the insurer's other loaded databases
+    /// (XDB-001, XDB-002); `None` when the warehouse has nothing to offer.
+    pub cross: Option<&'a CrossIndex>,
     /// Where to write the feedback file of rejected rows.
     pub feedback_path: PathBuf,
     /// Rows per Arrow record batch handed to the sink.
@@ -169,4 +178,96 @@ pub struct LossConfirmation {
     pub reason: String,
     /// When (RFC 3339).
     pub at: String,
+}
+
+/// What the cross-database rules need from the insurer's other databases: the (person,
+/// medicine) pairs its pharmacy file delivered (XDB-001) and the billing lines of its GZSS
+/// delivery for the quarter (XDB-002). Kept as 64-bit digests: only membership is asked.
+#[derive(Debug, Clone, Default)]
+pub struct CrossIndex {
+    pharmacy: Option<HashSet<u64>>,
+    billing_lines: Option<HashSet<u64>>,
+}
+
+/// The ATC prefixes a delivered level-5 code belongs to (levels 1 to 5).
+const ATC_LEVEL_LENGTHS: [usize; 5] = [1, 3, 4, 5, 7];
+
+fn digest(parts: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+impl CrossIndex {
+    /// Records that the pharmacy file delivered `atc` (level 5) to `person_id`: the person
+    /// then counts as having received every group the code belongs to.
+    pub fn add_pharmacy_delivery(&mut self, person_id: &str, atc: &str) {
+        let set = self.pharmacy.get_or_insert_with(HashSet::new);
+        for n in ATC_LEVEL_LENGTHS {
+            if let Some(prefix) = atc.get(..n) {
+                set.insert(digest(&[person_id, prefix]));
+            }
+        }
+    }
+
+    /// Marks the pharmacy file as loaded even if it delivered nothing.
+    pub fn pharmacy_loaded(&mut self) {
+        self.pharmacy.get_or_insert_with(HashSet::new);
+    }
+
+    /// Whether a pharmacy file was loaded, then whether it delivered the person a medicine of
+    /// the ATC code or group: `None` when no pharmacy file is known.
+    pub fn delivered(&self, person_id: &str, atc_group: &str) -> Option<bool> {
+        self.pharmacy
+            .as_ref()
+            .map(|s| s.contains(&digest(&[person_id, atc_group])))
+    }
+
+    /// Records a billing line of the GZSS delivery (with its person).
+    pub fn add_billing_line(&mut self, line_id: &str, person_id: &str) {
+        self.billing_lines
+            .get_or_insert_with(HashSet::new)
+            .insert(digest(&[line_id, person_id]));
+    }
+
+    /// Marks the GZSS delivery as loaded even if it had no line.
+    pub fn billing_loaded(&mut self) {
+        self.billing_lines.get_or_insert_with(HashSet::new);
+    }
+
+    /// Whether the GZSS delivery holds the line for the person: `None` when none is loaded.
+    pub fn has_billing_line(&self, line_id: &str, person_id: &str) -> Option<bool> {
+        self.billing_lines
+            .as_ref()
+            .map(|s| s.contains(&digest(&[line_id, person_id])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivered_medicine_counts_for_its_groups() {
+        let mut x = CrossIndex::default();
+        assert_eq!(x.delivered("p", "L04AB"), None);
+        x.add_pharmacy_delivery("p", "L04AB01");
+        assert_eq!(x.delivered("p", "L04AB01"), Some(true));
+        assert_eq!(x.delivered("p", "L04AB"), Some(true));
+        assert_eq!(x.delivered("p", "L04"), Some(true));
+        assert_eq!(x.delivered("p", "L04AA"), Some(false));
+        assert_eq!(x.delivered("q", "L04AB"), Some(false));
+    }
+
+    #[test]
+    fn billing_lines_are_per_person() {
+        let mut x = CrossIndex::default();
+        assert_eq!(x.has_billing_line("G1", "p"), None);
+        x.add_billing_line("G1", "p");
+        assert_eq!(x.has_billing_line("G1", "p"), Some(true));
+        assert_eq!(x.has_billing_line("G1", "q"), Some(false));
+    }
 }

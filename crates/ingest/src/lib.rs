@@ -22,7 +22,8 @@ mod values;
 
 pub use check::{RowSink, SinkError, check_delivery};
 pub use context::{
-    CheckContext, LossConfirmation, PersonFacts, PopulationIndex, ReferenceCodes, ReplacedDelivery,
+    CheckContext, CrossIndex, LossConfirmation, PersonFacts, PopulationIndex, ReferenceCodes,
+    ReplacedDelivery,
 };
 pub use delivery::{Delivery, DeliveryProblem, find_deliveries};
 pub use report::{CorrectionCheck, QcReport, RuleResult, RuleStatus, Verdict};

@@ -56,11 +56,27 @@ pub mod id {
     /// A correction does not silently remove rows of the delivery it replaces.
     pub const COR_001: &str = "COR-001";
 
+    /// Chapter IV validity period consistent with the decision.
+    pub const CHI_001: &str = "CHI-001";
+    /// Incapacity episode consistent.
+    pub const ITA_001: &str = "ITA-001";
+    /// Katz scores and category consistent.
+    pub const KAT_001: &str = "KAT-001";
+    /// GP patient file consistent.
+    pub const CHT_001: &str = "CHT-001";
+    /// Documents N months consistent.
+    pub const DOC_001: &str = "DOC-001";
+    /// Cross-database: an authorised medicine is delivered in FARU.
+    pub const XDB_001: &str = "XDB-001";
+    /// Cross-database: a New Attest row extends a GZSS line.
+    pub const XDB_002: &str = "XDB-002";
+
     /// Every rule the code implements.
     pub const ALL: &[&str] = &[
         MAN_001, MAN_002, MAN_003, MAN_004, FMT_001, FMT_002, FMT_003, FMT_004, SCH_001, SCH_002,
         PRV_001, COD_001, COD_002, COD_003, COD_004, DAT_001, DAT_002, DAT_003, AMT_001, DUP_001,
-        POP_001, VOL_001, PER_001, COR_001,
+        POP_001, VOL_001, PER_001, COR_001, CHI_001, ITA_001, KAT_001, CHT_001, DOC_001, XDB_001,
+        XDB_002,
     ];
 }
 

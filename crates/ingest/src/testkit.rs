@@ -75,6 +75,112 @@ pub fn faru_row(line: u64, person_n: u64, insurer: Insurer, date: &str) -> Vec<S
     ]
 }
 
+/// A New Attest row (schema order) extending the GZSS line `L<line>`.
+pub fn pgdp_row(line: u64, person_n: u64, insurer: Insurer, date: &str) -> Vec<String> {
+    vec![
+        format!("L{line}"),
+        person(person_n),
+        insurer.code().into(),
+        date.into(),
+        "E".into(),
+        format!("A{line}"),
+        "true".into(),
+        date.into(),
+    ]
+}
+
+/// A chapter IV authorisation (schema order) of `atc`, decided on `date`, valid a year.
+pub fn chiv_row(id: u64, person_n: u64, insurer: Insurer, atc: &str, date: &str) -> Vec<String> {
+    let d: chrono::NaiveDate = date.parse().expect("a date");
+    vec![
+        format!("C{id}"),
+        person(person_n),
+        insurer.code().into(),
+        "6350000".into(),
+        atc.into(),
+        "A".into(),
+        date.into(),
+        date.into(),
+        (d + chrono::Days::new(364)).to_string(),
+    ]
+}
+
+/// A work-incapacity episode (schema order); `end` empty when it goes on.
+pub fn itao_row(
+    id: u64,
+    person_n: u64,
+    insurer: Insurer,
+    kind: &str,
+    start: &str,
+    end: &str,
+) -> Vec<String> {
+    vec![
+        format!("E{id}"),
+        person(person_n),
+        insurer.code().into(),
+        start.into(),
+        end.into(),
+        kind.into(),
+        "E".into(),
+        "13".into(),
+    ]
+}
+
+/// A Katz assessment (schema order) with the six scores and the category.
+pub fn kats_row(
+    id: u64,
+    person_n: u64,
+    insurer: Insurer,
+    date: &str,
+    scores: [i32; 6],
+    category: &str,
+) -> Vec<String> {
+    let mut r = vec![
+        format!("K{id}"),
+        person(person_n),
+        insurer.code().into(),
+        date.into(),
+        "N".into(),
+    ];
+    r.extend(scores.iter().map(|s| s.to_string()));
+    r.push(category.into());
+    r
+}
+
+/// A GP patient file row (schema order) at practice `practice_n`, since 2020.
+pub fn chta_row(
+    person_n: u64,
+    insurer: Insurer,
+    practice_n: u64,
+    gmf: bool,
+    flat_fee: bool,
+    period: Period,
+) -> Vec<String> {
+    vec![
+        person(person_n),
+        insurer.code().into(),
+        provider(practice_n),
+        gmf.to_string(),
+        flat_fee.to_string(),
+        "2020-01-01".into(),
+        String::new(),
+        period.end().to_string(),
+    ]
+}
+
+/// A documents N row (schema order).
+pub fn docn_row(insurer: Insurer, booking: &str, service: &str, nomenclature: &str) -> Vec<String> {
+    vec![
+        insurer.code().into(),
+        booking.into(),
+        service.into(),
+        nomenclature.into(),
+        "10".into(),
+        "12".into(),
+        "306.00".into(),
+    ]
+}
+
 /// Builds a delivery folder.
 #[derive(Debug, Clone)]
 pub struct DeliveryBuilder {

@@ -77,6 +77,7 @@ fn check(dir: &Path, pop: Option<&PopulationIndex>) -> Checked {
         loaded_sequence: None,
         replaced: None,
         confirmation: None,
+        cross: None,
         feedback_path: feedback_path.clone(),
         batch_rows: 3,
     };
@@ -505,6 +506,7 @@ fn a_late_older_delivery_cannot_overwrite_its_correction() {
         loaded_sequence: Some(2),
         replaced: None,
         confirmation: None,
+        cross: None,
         feedback_path,
         batch_rows: 100,
     };
@@ -530,6 +532,7 @@ fn volume_changes_are_flagged_against_earlier_deliveries() {
         loaded_sequence: None,
         replaced: None,
         confirmation: None,
+        cross: None,
         feedback_path: tmp.path().join("fb.csv"),
         batch_rows: 100,
     };
@@ -564,6 +567,7 @@ fn correction_ctx<'a>(
             file_rows: vec![("gzss-001.csv".into(), replaced_rows)],
         }),
         confirmation,
+        cross: None,
         feedback_path: dir.join("fb.csv"),
         batch_rows: 100,
     }

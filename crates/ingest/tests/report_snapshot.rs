@@ -38,6 +38,7 @@ fn qc_report_of_a_delivery_with_rejected_rows() {
         loaded_sequence: None,
         replaced: None,
         confirmation: None,
+        cross: None,
         feedback_path: tmp.path().join("feedback.csv"),
         batch_rows: 1000,
     };

@@ -15,12 +15,40 @@ pub enum Database {
     Gzss,
     /// FARU: drugs delivered in public pharmacies, one row per delivery line.
     Faru,
+    /// PGDP: the New Attest fields of billing lines (extension of GZSS kept apart).
+    Pgdp,
+    /// CHIV: chapter IV authorisations (medicines reimbursed after prior approval).
+    Chiv,
+    /// ITAO: work incapacity and invalidity episodes.
+    Itao,
+    /// KATS: Katz scale assessments (home nursing, nursing homes).
+    Kats,
+    /// CHTA: GP patient files (global medical file, medical-house enrolment).
+    Chta,
+    /// DOCN: the statistical "documents N", aggregated expenditure per nomenclature code.
+    Docn,
 }
 
 impl Database {
     /// All databases, in the order a period's deliveries are ingested (population first,
     /// because the other databases are checked against it).
-    pub const ALL: [Database; 3] = [Database::Popu, Database::Gzss, Database::Faru];
+    /// CHIV comes after FARU: its cross-database rule looks at the pharmacy deliveries.
+    pub const ALL: [Database; 9] = [
+        Database::Popu,
+        Database::Gzss,
+        Database::Faru,
+        Database::Pgdp,
+        Database::Chiv,
+        Database::Itao,
+        Database::Kats,
+        Database::Chta,
+        Database::Docn,
+    ];
+
+    /// Whether the database's rows are about persons (all but DOCN, which is aggregated).
+    pub fn has_persons(self) -> bool {
+        self != Database::Docn
+    }
 
     /// The agency's four-letter code.
     pub fn code(self) -> &'static str {
@@ -28,6 +56,12 @@ impl Database {
             Database::Popu => "POPU",
             Database::Gzss => "GZSS",
             Database::Faru => "FARU",
+            Database::Pgdp => "PGDP",
+            Database::Chiv => "CHIV",
+            Database::Itao => "ITAO",
+            Database::Kats => "KATS",
+            Database::Chta => "CHTA",
+            Database::Docn => "DOCN",
         }
     }
 
@@ -37,6 +71,12 @@ impl Database {
             Database::Popu => "popu",
             Database::Gzss => "gzss",
             Database::Faru => "faru",
+            Database::Pgdp => "pgdp",
+            Database::Chiv => "chiv",
+            Database::Itao => "itao",
+            Database::Kats => "kats",
+            Database::Chta => "chta",
+            Database::Docn => "docn",
         }
     }
 
@@ -46,6 +86,12 @@ impl Database {
             Database::Popu => &crate::schema::POPU,
             Database::Gzss => &crate::schema::GZSS,
             Database::Faru => &crate::schema::FARU,
+            Database::Pgdp => &crate::schema::PGDP,
+            Database::Chiv => &crate::schema::CHIV,
+            Database::Itao => &crate::schema::ITAO,
+            Database::Kats => &crate::schema::KATS,
+            Database::Chta => &crate::schema::CHTA,
+            Database::Docn => &crate::schema::DOCN,
         }
     }
 }
@@ -58,7 +104,9 @@ impl fmt::Display for Database {
 
 /// A database code the platform does not know.
 #[derive(Debug, thiserror::Error)]
-#[error("'{0}' is not a database this platform ingests (expected POPU, GZSS or FARU)")]
+#[error(
+    "'{0}' is not a database this platform ingests (expected POPU, GZSS, FARU, PGDP, CHIV, ITAO, KATS, CHTA or DOCN)"
+)]
 pub struct UnknownDatabase(pub String);
 
 impl FromStr for Database {

@@ -15,6 +15,7 @@ pub mod docs;
 pub mod geography;
 pub mod html;
 pub mod insurer;
+pub mod katz;
 pub mod period;
 pub mod schema;
 

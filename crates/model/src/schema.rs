@@ -55,6 +55,24 @@ pub enum CodeSystem {
     Cnk,
     /// Hospital room type: `S` single, `C` shared (common).
     RoomType,
+    /// WHO ATC code of any level (1 to 5): a medicine or a group of medicines.
+    AtcGroup,
+    /// Chapter IV decision: `A` authorised, `R` refused.
+    ChapterIvDecision,
+    /// Work-incapacity type: `P` primary incapacity (first year), `I` invalidity.
+    IncapacityKind,
+    /// Work status at the start of the incapacity: `E` employee, `S` self-employed,
+    /// `U` unemployed.
+    WorkStatus,
+    /// Diagnosis group: ICD-10 chapter, two digits `01` to `22`.
+    DiagnosisGroup,
+    /// Where a Katz assessment was made: `H` home nursing, `R` rest home (ROB/MRPA),
+    /// `N` nursing home (RVT/MRS).
+    KatzSetting,
+    /// Katz dependency category: `O`, `A`, `B`, `C`, `Cd`.
+    KatzCategory,
+    /// How a billing line was transmitted: `E` eAttest, `F` eFact, `P` paper.
+    Transmission,
 }
 
 impl CodeSystem {
@@ -70,7 +88,34 @@ impl CodeSystem {
             CodeSystem::Atc => "ATC code",
             CodeSystem::Cnk => "CNK product code",
             CodeSystem::RoomType => "room type (S/C)",
+            CodeSystem::AtcGroup => "ATC code of any level",
+            CodeSystem::ChapterIvDecision => "chapter IV decision (A/R)",
+            CodeSystem::IncapacityKind => "incapacity type (P/I)",
+            CodeSystem::WorkStatus => "work status (E/S/U)",
+            CodeSystem::DiagnosisGroup => "diagnosis group (ICD-10 chapter 01-22)",
+            CodeSystem::KatzSetting => "Katz setting (H/R/N)",
+            CodeSystem::KatzCategory => "Katz category (O/A/B/C/Cd)",
+            CodeSystem::Transmission => "transmission (E/F/P)",
         }
+    }
+
+    /// The closed list of values, for the small code systems that have one.
+    pub fn closed_values(self) -> Option<&'static [&'static str]> {
+        Some(match self {
+            CodeSystem::Sex => &["M", "F"],
+            CodeSystem::RoomType => &["S", "C"],
+            CodeSystem::ChapterIvDecision => &["A", "R"],
+            CodeSystem::IncapacityKind => &["P", "I"],
+            CodeSystem::WorkStatus => &["E", "S", "U"],
+            CodeSystem::DiagnosisGroup => &[
+                "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14",
+                "15", "16", "17", "18", "19", "20", "21", "22",
+            ],
+            CodeSystem::KatzSetting => &["H", "R", "N"],
+            CodeSystem::KatzCategory => &["O", "A", "B", "C", "Cd"],
+            CodeSystem::Transmission => &["E", "F", "P"],
+            _ => return None,
+        })
     }
 }
 
@@ -403,9 +448,12 @@ pub static FARU: TableDef = TableDef {
     key: &["line_id"],
 };
 
-/// All source tables.
-pub fn source_tables() -> [&'static TableDef; 3] {
-    [&POPU, &GZSS, &FARU]
+mod other;
+pub use other::{CHIV, CHTA, DOCN, ITAO, KATS, PGDP};
+
+/// All source tables, in the order of [`crate::Database::ALL`].
+pub fn source_tables() -> [&'static TableDef; 9] {
+    crate::Database::ALL.map(|d| d.table())
 }
 
 impl TableDef {
@@ -456,7 +504,22 @@ mod tests {
             names.sort();
             names.dedup();
             assert_eq!(names.len(), t.columns.len(), "{}: duplicate column", t.name);
-            assert!(t.column("insurer").is_some() && t.column("person_id").is_some());
+            assert!(t.column("insurer").is_some());
+            // Every table but the aggregated DOCN is about persons.
+            assert_eq!(
+                t.column("person_id").is_some(),
+                t.code != "DOCN",
+                "{}",
+                t.name
+            );
+        }
+    }
+
+    #[test]
+    fn tables_follow_the_database_order() {
+        for (d, t) in crate::Database::ALL.iter().zip(source_tables()) {
+            assert_eq!(d.code(), t.code);
+            assert_eq!(d.table_name(), t.name);
         }
     }
 

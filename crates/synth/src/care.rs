@@ -1,5 +1,9 @@
 //! Care that follows the people: for each person and year, the POPU snapshots and the
-//! GZSS and FARU lines, streamed to the delivery writers of one shard.
+//! GZSS and FARU lines, streamed to the delivery writers of one shard; the other databases
+//! (PGDP, CHIV, ITAO, KATS, CHTA, DOCN) are written by [`others`].
+
+mod others;
+pub use others::{CHAPTER_IV, DocnTotals, write_docn};
 
 use crate::SynthError;
 use crate::cond::{self, Conditions, sub_draw};
@@ -111,6 +115,8 @@ pub struct Providers {
     pub hospital: Vec<Hospital>,
     /// Nursing homes.
     pub nursing_home: Vec<Code>,
+    /// Medical houses (GP practices paid a flat fee per enrolled patient).
+    pub medical_house: Vec<Code>,
 }
 
 /// Specialist qualifications in the order of `Providers::spec`.
@@ -159,7 +165,11 @@ impl Providers {
         let nursing_home = (0..n(6000, 3))
             .map(|i| to_code(coder.code_provider(&format!("76{:06}000", i + 1))))
             .collect();
+        let medical_house = (0..n(60_000, 2))
+            .map(|i| to_code(coder.code_provider(&format!("1{:07}003mh", i + 1))))
+            .collect();
         Providers {
+            medical_house,
             gp,
             spec,
             psych,
@@ -390,10 +400,25 @@ pub struct Stats {
     pub persons: u64,
 }
 
+/// Number of databases (`Database::ALL`), hence of writers per insurer and quarter.
+pub const NDB: usize = aim_model::Database::ALL.len();
+/// Positions of the databases in `Database::ALL`, as the writers are indexed.
+pub(crate) const DB_GZSS: usize = 1;
+pub(crate) const DB_FARU: usize = 2;
+pub(crate) const DB_PGDP: usize = 3;
+pub(crate) const DB_CHIV: usize = 4;
+pub(crate) const DB_ITAO: usize = 5;
+pub(crate) const DB_KATS: usize = 6;
+pub(crate) const DB_CHTA: usize = 7;
+pub(crate) const DB_DOCN: usize = 8;
+
 /// One shard's writers and buffers for one year.
 pub struct Shard {
-    /// Delivery writers, index `(insurer * 3 + db) * 4 + quarter` (db 0 POPU, 1 GZSS, 2 FARU).
+    /// Delivery writers, index `(insurer * NDB + db) * 4 + quarter`, `db` the position in
+    /// `Database::ALL`.
     pub writers: Vec<PartWriter>,
+    /// Documents N totals of the shard's billing lines.
+    pub docn: DocnTotals,
     buf: Vec<u8>,
     /// Ground truth: persons.
     pub truth_persons: Vec<u8>,
@@ -408,7 +433,7 @@ pub struct Shard {
 /// Index of a delivery writer.
 #[inline]
 pub fn widx(insurer: u8, db: usize, q: usize) -> usize {
-    (usize::from(insurer) * 3 + db) * 4 + q
+    (usize::from(insurer) * NDB + db) * 4 + q
 }
 
 struct Gz<'a> {
@@ -478,6 +503,8 @@ struct Py<'p> {
     copay: i64,
     supp: i64,
     faru_reimb: i64,
+    /// Chapter IV medicines already authorised this year (bit per `CHAPTER_IV` entry).
+    chiv_done: u32,
 }
 
 fn push_opt(buf: &mut Vec<u8>, c: Option<&Code>) {
@@ -492,14 +519,14 @@ impl Shard {
         dirs: &[std::path::PathBuf],
         shard: usize,
         gzip: bool,
-        headers: &[std::sync::Arc<Vec<u8>>; 3],
+        headers: &[std::sync::Arc<Vec<u8>>; NDB],
         truth_dir: &std::path::Path,
         year: i32,
     ) -> Result<Shard, SynthError> {
         let writers = dirs
             .iter()
             .enumerate()
-            .map(|(i, d)| PartWriter::new(d.clone(), shard, gzip, headers[(i / 4) % 3].clone()))
+            .map(|(i, d)| PartWriter::new(d.clone(), shard, gzip, headers[(i / 4) % NDB].clone()))
             .collect();
         let open = |name: String| -> Result<std::io::BufWriter<std::fs::File>, SynthError> {
             let path = truth_dir.join(name);
@@ -508,6 +535,7 @@ impl Shard {
         };
         Ok(Shard {
             writers,
+            docn: DocnTotals::default(),
             buf: Vec::with_capacity(512),
             truth_persons: Vec::new(),
             truth_stays: Vec::new(),
@@ -517,15 +545,15 @@ impl Shard {
         })
     }
 
-    /// Closes the truth files; returns the writers.
-    pub fn finish(mut self) -> Result<Vec<PartWriter>, SynthError> {
+    /// Closes the truth files; returns the writers and the documents N totals.
+    pub fn finish(mut self) -> Result<(Vec<PartWriter>, DocnTotals), SynthError> {
         let err = |e: std::io::Error| SynthError::Io {
             path: "truth".into(),
             source: e,
         };
         self.truth_file.flush().map_err(err)?;
         self.stays_file.flush().map_err(err)?;
-        Ok(self.writers)
+        Ok((self.writers, self.docn))
     }
 
     fn gz(&mut self, sh: &Shared, py: &mut Py, l: Gz) -> Result<(), SynthError> {
@@ -560,8 +588,9 @@ impl Shard {
         b.push(b';');
         push_cents(b, l.supp);
         b.push(b'\n');
-        let w = widx(ins, 1, sh.quarter(l.day));
-        self.writers[w].row(&self.buf)
+        let w = widx(ins, DB_GZSS, sh.quarter(l.day));
+        self.writers[w].row(&self.buf)?;
+        self.after_billing_line(sh, py, &l, ins)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -604,8 +633,9 @@ impl Shard {
         b.push(b';');
         push_cents(b, copay);
         b.push(b'\n');
-        let w = widx(ins, 2, sh.quarter(day));
-        self.writers[w].row(&self.buf)
+        let w = widx(ins, DB_FARU, sh.quarter(day));
+        self.writers[w].row(&self.buf)?;
+        self.chapter_iv(sh, py, day, prod)
     }
 
     /// POPU rows of a person for the year.
@@ -703,10 +733,14 @@ impl Shard {
             copay: 0,
             supp: 0,
             faru_reimb: 0,
+            chiv_done: 0,
         };
         let mut r = util::rng(&[sh.seed, 0xCA4E, u64::from(p.idx), sh.year as u64]);
         self.gzss(sh, &mut py, &mut r)?;
         self.pharmacy(sh, &mut py, &mut r)?;
+        self.incapacity(sh, &py)?;
+        self.katz(sh, &py)?;
+        self.gp_file(sh, &py)?;
         // Ground truth.
         let t = &mut self.truth_persons;
         t.clear();

@@ -9,6 +9,9 @@ use aim_model::{Database, Insurer, Period};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+mod other;
+pub use other::NEVER_DELIVERED_ATC;
+
 /// One injected defect.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Defect {
@@ -411,5 +414,6 @@ pub fn inject(
     })?;
     found.push(record(&name, "manifest_wrong_insurer", "delivery", 0, "delivery: the manifest names insurer 200 over rows of insurer 900; the delivery is refused", "manifest insurer set to 200; rows and folder name say 900".into()));
 
+    found.extend(other::inject(out, year, coder, gzip, seed)?);
     Ok(found)
 }

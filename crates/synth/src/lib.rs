@@ -231,7 +231,7 @@ pub fn generate(
     let dates = util::Dates::new(first - 1, last + 1);
     let truth_dir = cfg.out.join("truth");
     std::fs::create_dir_all(&truth_dir).map_err(io(&truth_dir))?;
-    let headers: [Arc<Vec<u8>>; 3] = Database::ALL.map(|d| Arc::new(out::header(d)));
+    let headers: [Arc<Vec<u8>>; care::NDB] = Database::ALL.map(|d| Arc::new(out::header(d)));
 
     let mut deliveries = Vec::new();
     let mut injected = Vec::new();
@@ -252,8 +252,8 @@ pub fn generate(
         }
         // Delivery folders.
         let periods = Period::quarters(year);
-        let mut dirs = Vec::with_capacity(84);
-        let mut keys = Vec::with_capacity(84);
+        let mut dirs = Vec::with_capacity(7 * care::NDB * 4);
+        let mut keys = Vec::with_capacity(7 * care::NDB * 4);
         for ins in Insurer::ALL {
             for db in Database::ALL {
                 for q in periods {
@@ -285,47 +285,58 @@ pub fn generate(
         let total = persons.len() as u64;
         let done = AtomicU64::new(0);
         let chunk = persons.len().div_ceil(SHARDS).max(1);
-        let results: Vec<Result<(Vec<out::PartWriter>, u64), SynthError>> =
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..SHARDS)
-                    .map(|k| {
-                        let slice = &persons
-                            [(k * chunk).min(persons.len())..((k + 1) * chunk).min(persons.len())];
-                        let (shared, dirs, headers, truth_dir, done) =
-                            (&shared, &dirs, &headers, &truth_dir, &done);
-                        s.spawn(move || -> Result<(Vec<out::PartWriter>, u64), SynthError> {
-                            let mut shard =
-                                care::Shard::new(dirs, k, cfg.gzip, headers, truth_dir, year)?;
-                            for (i, p) in slice.iter().enumerate() {
-                                shard.person(shared, p)?;
-                                if (i + 1) % 10_000 == 0 {
-                                    let d = done.fetch_add(10_000, Ordering::Relaxed) + 10_000;
-                                    progress(Progress {
-                                        stage: "care",
-                                        done: d,
-                                        total,
-                                    });
-                                }
+        type ShardOut = (Vec<out::PartWriter>, care::DocnTotals, u64);
+        let results: Vec<Result<ShardOut, SynthError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..SHARDS)
+                .map(|k| {
+                    let slice = &persons
+                        [(k * chunk).min(persons.len())..((k + 1) * chunk).min(persons.len())];
+                    let (shared, dirs, headers, truth_dir, done) =
+                        (&shared, &dirs, &headers, &truth_dir, &done);
+                    s.spawn(move || -> Result<ShardOut, SynthError> {
+                        let mut shard =
+                            care::Shard::new(dirs, k, cfg.gzip, headers, truth_dir, year)?;
+                        for (i, p) in slice.iter().enumerate() {
+                            shard.person(shared, p)?;
+                            if (i + 1) % 10_000 == 0 {
+                                let d = done.fetch_add(10_000, Ordering::Relaxed) + 10_000;
+                                progress(Progress {
+                                    stage: "care",
+                                    done: d,
+                                    total,
+                                });
                             }
-                            let py = shard.stats.persons;
-                            Ok((shard.finish()?, py))
-                        })
+                        }
+                        let py = shard.stats.persons;
+                        let (writers, docn) = shard.finish()?;
+                        Ok((writers, docn, py))
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(SynthError::Thread("panic".into())))
-                    })
-                    .collect()
-            });
-        let mut shard_writers = Vec::new();
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(SynthError::Thread("panic".into())))
+                })
+                .collect()
+        });
+        let mut writers_of_shards = Vec::new();
+        let mut docn = care::DocnTotals::default();
         for r in results {
-            let (w, py) = r?;
+            let (w, d, py) = r?;
             person_years += py;
-            shard_writers.push(w.into_iter().map(Some).collect::<Vec<_>>());
+            docn.merge(d);
+            writers_of_shards.push(w);
         }
+        // The documents N aggregate every shard's billing lines: written once, by shard 0.
+        if let Some(first) = writers_of_shards.first_mut() {
+            care::write_docn(&docn, first, &dates, year)?;
+        }
+        let mut shard_writers: Vec<Vec<Option<out::PartWriter>>> = writers_of_shards
+            .into_iter()
+            .map(|w| w.into_iter().map(Some).collect())
+            .collect();
         progress(Progress {
             stage: "care",
             done: total,

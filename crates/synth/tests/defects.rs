@@ -25,6 +25,14 @@ fn injected_defects_are_listed_and_present() {
         "unknown_atc",
         "manifest_row_count",
         "manifest_wrong_insurer",
+        "katz_category_inconsistent",
+        "incapacity_ends_before_start",
+        "chapter_iv_validity_reversed",
+        "gp_file_empty",
+        "docn_booked_before_service",
+        "authorised_never_delivered",
+        "new_attest_without_line",
+        "katz_person_not_in_popu",
     ] {
         assert!(kinds.contains(k), "{k} missing from {kinds:?}");
     }
@@ -100,6 +108,48 @@ fn injected_defects_are_listed_and_present() {
             "manifest_wrong_insurer" => {
                 assert!(rows.iter().all(|r| r[col("insurer")] != m.insurer.code()));
                 assert!(!d.delivery.starts_with(m.insurer.code()));
+            }
+            "katz_category_inconsistent" => assert_eq!(
+                count(&|r| {
+                    let s: [i32; 6] =
+                        std::array::from_fn(|k| r[col(aim_model::katz::ITEMS[k])].parse().unwrap());
+                    !aim_model::katz::agrees(s, &r[col("category")])
+                }),
+                d.rows_affected
+            ),
+            "incapacity_ends_before_start" => assert_eq!(
+                count(&|r| !r[col("end_date")].is_empty()
+                    && r[col("end_date")] < r[col("start_date")]),
+                d.rows_affected
+            ),
+            "chapter_iv_validity_reversed" => assert_eq!(
+                count(&|r| r[col("decision")] == "A" && r[col("valid_to")] < r[col("valid_from")]),
+                d.rows_affected
+            ),
+            "gp_file_empty" => assert_eq!(
+                count(
+                    &|r| r[col("global_medical_file")] == "false" && r[col("flat_fee")] == "false"
+                ),
+                d.rows_affected
+            ),
+            "docn_booked_before_service" => assert_eq!(
+                count(&|r| r[col("service_month")] > r[col("booking_month")]),
+                d.rows_affected
+            ),
+            "authorised_never_delivered" => assert_eq!(
+                count(&|r| r[col("atc")] == aim_synth::defects::NEVER_DELIVERED_ATC),
+                d.rows_affected
+            ),
+            "new_attest_without_line" => assert_eq!(
+                count(&|r| r[col("line_id")].starts_with("G0000-")),
+                d.rows_affected
+            ),
+            "katz_person_not_in_popu" => {
+                let p = popu(m.insurer.code(), m.period.quarter);
+                assert_eq!(
+                    count(&|r| !p.contains_key(&r[col("person_id")])),
+                    d.rows_affected
+                );
             }
             other => panic!("unexpected defect kind {other}"),
         }

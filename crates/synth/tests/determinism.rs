@@ -47,7 +47,7 @@ fn same_seed_gives_identical_bytes_and_another_seed_differs() {
             && xa.contains_key("truth/persons.csv")
             && xa.contains_key("defects.json")
     );
-    assert_eq!(sa.deliveries.len(), 2 * 7 * 3 * 4);
+    assert_eq!(sa.deliveries.len(), 2 * 7 * 9 * 4);
     let differing = xa.iter().filter(|(k, v)| xc.get(*k) != Some(v)).count();
     assert!(
         differing > xa.len() / 2,

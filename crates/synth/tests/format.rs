@@ -11,14 +11,14 @@ fn deliveries_follow_the_format() {
     let out = common::tmp("format");
     let summary = common::run(&common::config(3_000, 2024..=2024, 3, out.clone(), false));
     let dels = common::deliveries(&out);
-    // All 7 insurers x 3 databases x 4 quarters.
+    // All 7 insurers x 9 databases x 4 quarters.
     let keys: HashSet<(Insurer, Database, Period)> = dels
         .iter()
         .map(|(_, m)| (m.insurer, m.database, m.period))
         .collect();
-    assert_eq!(keys.len(), 84);
-    assert_eq!(dels.len(), 84);
-    assert_eq!(summary.deliveries.len(), 84);
+    assert_eq!(keys.len(), 252);
+    assert_eq!(dels.len(), 252);
+    assert_eq!(summary.deliveries.len(), 252);
     let nomen: HashSet<String> = aim_model::codes::nomenclature_codes()
         .into_iter()
         .map(|n| n.code)
@@ -32,7 +32,8 @@ fn deliveries_follow_the_format() {
         .map(|n| n.code)
         .collect();
     let mut popu_persons: HashMap<(Insurer, Period), HashSet<String>> = HashMap::new();
-    let mut line_ids: HashMap<Insurer, HashSet<String>> = HashMap::new();
+    let mut line_ids: HashMap<(Insurer, Database, Option<Period>), HashSet<String>> =
+        HashMap::new();
     for (dir, m) in &dels {
         assert_eq!(dir.file_name().unwrap().to_str().unwrap(), m.folder_name());
         assert_eq!(m.sequence, 1);
@@ -108,12 +109,15 @@ fn deliveries_follow_the_format() {
                     );
                 }
             }
-            _ => {
-                let ids = line_ids.entry(m.insurer).or_default();
+            Database::Chta | Database::Docn => {}
+            db => {
+                // An episode keeps its identifier in every quarter it spans.
+                let scope = (db == Database::Itao).then_some(m.period);
+                let ids = line_ids.entry((m.insurer, db, scope)).or_default();
                 for r in &rows {
                     assert!(
                         ids.insert(r[0].clone()),
-                        "line_id {} not unique within the insurer",
+                        "{db} key {} not unique within the insurer",
                         r[0]
                     );
                 }
@@ -121,7 +125,10 @@ fn deliveries_follow_the_format() {
         }
     }
     // Every billed person is in the insurer's POPU of the quarter.
-    for (dir, m) in dels.iter().filter(|(_, m)| m.database != Database::Popu) {
+    for (dir, m) in dels
+        .iter()
+        .filter(|(_, m)| m.database != Database::Popu && m.database.has_persons())
+    {
         let (h, rows) = common::rows(dir, m);
         let c = h.iter().position(|x| x == "person_id").unwrap();
         let set = &popu_persons[&(m.insurer, m.period)];

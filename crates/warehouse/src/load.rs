@@ -215,11 +215,14 @@ async fn ingest_one(
             seconds: started.elapsed().as_secs_f64(),
         });
     }
-    let population = if m.database == Database::Popu {
+    let population = if m.database == Database::Popu || !m.database.has_persons() {
         None
     } else {
         populations.get(wh, open_tables, &insurer, m.period).await?
     };
+    let cross = cross_index(wh, open_tables, m.database, &insurer, m.period)
+        .await?
+        .map(Arc::new);
     let previous = catalog
         .previous_delivery(&insurer, m.database, m.period)
         .cloned();
@@ -265,6 +268,7 @@ async fn ingest_one(
                 loaded_sequence,
                 replaced,
                 confirmation,
+                cross: cross.as_deref(),
                 feedback_path,
                 batch_rows,
             };
@@ -372,6 +376,7 @@ fn context<'a>(
         loaded_sequence,
         replaced: None,
         confirmation: None,
+        cross: None,
         feedback_path,
         batch_rows: options.batch_rows,
     }
@@ -643,6 +648,72 @@ impl PopulationCache {
             self.by_insurer.remove(insurer);
         }
     }
+}
+
+/// What the cross-database rules of a delivery need from the insurer's other tables: for a
+/// chapter IV delivery, the (person, medicine) pairs of its pharmacy deliveries of the
+/// quarter and later (XDB-001); for a New Attest delivery, the billing lines of its GZSS
+/// delivery of the quarter (XDB-002). `None` for the other databases, or when the table
+/// holds nothing of the insurer for those quarters (the rule then says *not evaluated*).
+async fn cross_index(
+    wh: &Warehouse,
+    open_tables: &mut OpenTables,
+    database: Database,
+    insurer: &str,
+    period: Period,
+) -> Result<Option<aim_ingest::CrossIndex>> {
+    let (table, sql) = match database {
+        Database::Chiv => (
+            "faru",
+            format!(
+                "SELECT DISTINCT person_id, atc FROM faru WHERE insurer = '{insurer}' AND period >= '{period}'"
+            ),
+        ),
+        Database::Pgdp => (
+            "gzss",
+            format!(
+                "SELECT line_id, person_id FROM gzss WHERE insurer = '{insurer}' AND period = '{period}'"
+            ),
+        ),
+        _ => return Ok(None),
+    };
+    if !open_tables.contains_key(table) {
+        match tables::open(wh, table).await? {
+            Some(t) => {
+                open_tables.insert(table, t);
+            }
+            None => return Ok(None),
+        }
+    }
+    let t = open_tables.get(table).expect("inserted above");
+    let ctx = datafusion::execution::context::SessionContext::new();
+    t.update_datafusion_session(&ctx.state())
+        .map_err(delta(table))?;
+    ctx.register_table(table, t.table_provider().await?)?;
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    if batches.iter().map(|b| b.num_rows()).sum::<usize>() == 0 {
+        return Ok(None);
+    }
+    let mut index = aim_ingest::CrossIndex::default();
+    for b in &batches {
+        let cast = |k: usize| {
+            datafusion::arrow::compute::cast(
+                b.column(k),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .map_err(|e| WarehouseError::Query(e.into()))
+        };
+        let (first, second) = (cast(0)?, cast(1)?);
+        let (first, second) = (first.as_string::<i32>(), second.as_string::<i32>());
+        for i in 0..b.num_rows() {
+            if database == Database::Chiv {
+                index.add_pharmacy_delivery(first.value(i), second.value(i));
+            } else {
+                index.add_billing_line(first.value(i), second.value(i));
+            }
+        }
+    }
+    Ok(Some(index))
 }
 
 /// The insurer's population for a period, from the warehouse (POP-001, DAT-002, DAT-003).

@@ -412,6 +412,7 @@ pub async fn codes(wh: &Warehouse) -> Result<ReferenceCodes> {
     Ok(ReferenceCodes {
         nomenclature: set("SELECT code FROM ref_nomenclature").await?,
         atc: set("SELECT code FROM ref_atc WHERE level = 5").await?,
+        atc_groups: set("SELECT code FROM ref_atc").await?,
         qualifications: set("SELECT code FROM ref_qualification").await?,
         municipalities_2019: set("SELECT nis FROM ref_municipality_2019").await?,
         municipalities_2025: set("SELECT nis FROM ref_municipality_2025").await?,

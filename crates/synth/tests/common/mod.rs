@@ -235,6 +235,7 @@ pub fn analyse(out: &Path, year: i32) -> Analysis {
                     }
                 }
             }
+            _ => {}
         }
     }
     let mut stays_classic = Vec::new();
