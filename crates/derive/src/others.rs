@@ -102,6 +102,26 @@ fn covered_days(mut v: Vec<(i32, i32)>) -> i32 {
     total
 }
 
+/// Adds each person's covered days of primary incapacity (`intervals[0]`) and invalidity
+/// (`intervals[1]`) to `days` (by the person's index); returns the number of persons unknown
+/// to `index`.
+fn add_incapacity_days(
+    intervals: [IdMap<Vec<(i32, i32)>>; 2],
+    index: &IdMap<u32>,
+    days: &mut [[i32; 2]],
+) -> u64 {
+    let mut lost = 0;
+    for (kind, by_person) in intervals.into_iter().enumerate() {
+        for (person, v) in by_person {
+            match index.get(&person) {
+                Some(&p) => days[p as usize][kind] += covered_days(v),
+                None => lost += 1,
+            }
+        }
+    }
+    lost
+}
+
 /// Computes the other databases' PATI values of `year` for the persons of `index`.
 pub fn compute(
     year: i32,
@@ -124,7 +144,8 @@ pub fn compute(
     let mut lost = 0u64;
 
     // ITAO: each row covers its episode's days inside its quarter.
-    let mut intervals: IdMap<Vec<(i32, i32)>> = IdMap::default();
+    // One map per kind (primary incapacity, invalidity), keyed by the coded person.
+    let mut intervals: [IdMap<Vec<(i32, i32)>>; 2] = Default::default();
     for batches in scan::scan(
         &inputs.itao,
         &["person_id", "start_date", "end_date", "kind"],
@@ -158,18 +179,13 @@ pub fn compute(
                 continue;
             }
             let Some(v) = scan::coded(&id) else { continue };
-            intervals
-                .entry((v << 1) | u128::from(invalidity))
+            intervals[usize::from(invalidity)]
+                .entry(v)
                 .or_default()
                 .push((a, b));
         }
     }
-    for (key, v) in intervals {
-        match index.get(&(key >> 1)) {
-            Some(&p) => out.incapacity_days[p as usize][(key & 1) as usize] += covered_days(v),
-            None => lost += 1,
-        }
-    }
+    lost += add_incapacity_days(intervals, index, &mut out.incapacity_days);
 
     // KATS: the latest assessment of the year (ties: the most dependent category).
     for rows in scan::scan(
@@ -275,6 +291,27 @@ mod tests {
             20,
             "adjacent intervals"
         );
+    }
+
+    #[test]
+    fn incapacity_days_reach_every_person_whatever_the_bits_of_their_code() {
+        // Coded persons are 128-bit values: one with its highest bit set was once lost when
+        // the kind was packed into the key's lowest bit.
+        let persons = [u128::MAX, 1u128 << 127, 0x8245_0bb9_u128 << 96, 7];
+        let index: IdMap<u32> = persons
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, i as u32))
+            .collect();
+        let mut intervals: [IdMap<Vec<(i32, i32)>>; 2] = Default::default();
+        for p in persons {
+            intervals[0].insert(p, vec![(1, 10)]);
+            intervals[1].insert(p, vec![(20, 24)]);
+        }
+        intervals[1].insert(42, vec![(1, 1)]);
+        let mut days = vec![[0; 2]; persons.len()];
+        assert_eq!(add_incapacity_days(intervals, &index, &mut days), 1);
+        assert!(days.iter().all(|d| *d == [10, 5]), "{days:?}");
     }
 
     #[test]
