@@ -211,3 +211,66 @@ def test_art112_cells_equal_an_independent_computation(built_derived, accounts, 
     assert released > 0 and hidden > 0, (released, hidden)
     assert (out / "diabetes" / "result.xlsx").exists()
     assert "cellule masquée" in (out / "diabetes" / "report.html").read_text()
+
+
+def test_barometer_cells_and_means_equal_an_independent_computation(built_derived, accounts, tmp_path):
+    wh = tmp_path / "warehouse"
+    shutil.copytree(built_derived["warehouse"], wh)
+    shutil.rmtree(wh / "releases", ignore_errors=True)
+    out = tmp_path / "out"
+    r = run_aim("study", "barometer", "--project", accounts["projects"]["population"],
+                "--warehouse", str(wh), "--source", "population", "--year", str(YEAR),
+                "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    hosp = delta(wh, "hosp").filter((pl.col("year") == YEAR) & pl.col("institution_id").is_not_null())
+    with open(out / "barometer.csv", newline="") as f:
+        cells = list(csv.DictReader(f))
+    released = hidden = 0
+    for kind in ["classic", "day"]:
+        stays = hosp.filter(pl.col("kind") == kind).with_columns(
+            copayment=pl.col("copayment").cast(pl.Float64),
+            supplement=pl.col("supplement").cast(pl.Float64))
+        # Each patient counts in the hospital of their first stay (admission, then hospital).
+        first = (stays.sort(["person_id", "admission", "institution_id"])
+                 .group_by("person_id", maintain_order=True).first()
+                 .select("person_id", first_hospital=pl.col("institution_id")))
+        stays = stays.join(first, on="person_id")
+        kept = stays.filter(pl.col("institution_id") == pl.col("first_hospital"))
+        elsewhere = stays.filter(pl.col("institution_id") != pl.col("first_hospital"))
+
+        def expect(sel: pl.DataFrame, others: pl.DataFrame) -> dict:
+            single = sel.filter(pl.col("room_type") == "S")
+            shared = sel.filter(pl.col("room_type") == "C")
+            return {
+                "patients": sel["person_id"].n_unique(),
+                "sum_stays": sel.height,
+                "sum_days": sel["billed_days"].sum(),
+                "sum_copayment": sel["copayment"].sum(),
+                "sum_supplement": sel["supplement"].sum(),
+                "sum_stays_single": single.height,
+                "sum_supplement_single": single["supplement"].sum(),
+                "sum_days_shared": shared["billed_days"].sum(),
+                "sum_stays_other_hospital": others.height,
+                "out_of_pocket_per_stay": (sel["copayment"].sum() + sel["supplement"].sum()) / sel.height,
+            }
+
+        for cell in (c for c in cells if c["kind"] == kind and c["year"] == str(YEAR)):
+            if cell["hospital"] == "Belgium":
+                want = expect(kept, elsewhere)
+            else:
+                h = cell["hospital"]
+                want = expect(kept.filter(pl.col("first_hospital") == h),
+                              elsewhere.filter(pl.col("first_hospital") == h))
+            if cell["patients"] == "small cell":
+                hidden += 1
+                assert all(cell[k] == "small cell" for k in want if k != "patients"), cell
+                continue
+            released += 1
+            assert int(cell["patients"]) == want["patients"], cell
+            for k, v in want.items():
+                if k != "patients" and cell[k] != "small cell":
+                    assert float(cell[k]) == pytest.approx(v, abs=0.01), (kind, cell["hospital"], k)
+    assert released > 2, (released, hidden)
+    html = (out / "report.html").read_text()
+    assert "Baromètre des coûts hospitaliers" in html and "<svg" in html
+    assert (out / "barometer.xlsx").exists()

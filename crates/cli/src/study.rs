@@ -48,6 +48,30 @@ pub enum StudyCommand {
     /// (docs/studies.md). Writes OUT/<request id>/report.html, result.csv, result.xlsx and
     /// the released tables.
     Art112(Art112Args),
+    /// Hospital cost barometer: what patients pay per stay (co-payment and supplements, by
+    /// room type) in each hospital, for classic and day stays, per year, with the
+    /// single-room vs shared-room comparison (docs/studies.md). Writes report.html,
+    /// barometer.csv, barometer.xlsx and the released tables into --out.
+    Barometer {
+        /// The project the study is for: the account must be its member and the project in
+        /// production.
+        #[arg(long, value_name = "ID")]
+        project: String,
+        /// Warehouse folder.
+        #[arg(long)]
+        warehouse: PathBuf,
+        /// Where it runs: the sample or the whole population.
+        #[arg(long, value_enum)]
+        source: StudySource,
+        /// The year (repeatable).
+        #[arg(long, required = true)]
+        year: Vec<i32>,
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        identity: Identity,
+    },
 }
 
 /// The options of `aim study art112`.
@@ -83,6 +107,55 @@ pub enum StudySource {
     Population,
 }
 
+impl StudySource {
+    /// The capability a release on this source needs, and the action's name in the audit
+    /// log.
+    fn capability(self, study: &str) -> (Capability, String) {
+        match self {
+            StudySource::Sample => (
+                Capability::ReleaseSampleTable,
+                format!("study {study} --source sample"),
+            ),
+            StudySource::Population => (
+                Capability::ReleasePopulationTable,
+                format!("study {study} --source population"),
+            ),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            StudySource::Sample => "sample",
+            StudySource::Population => "population",
+        }
+    }
+}
+
+/// `years 2023,2024 -> OUT`: the object of a study in the audit log.
+fn years_object(years: &[i32], out: &Path) -> String {
+    format!(
+        "years {} -> {}",
+        years
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        out.display()
+    )
+}
+
+/// Opens the gate on `wh`, telling how many earlier releases its audit replays.
+fn open_gate(wh: &aim_warehouse::Warehouse) -> Result<aim_disclosure::Gate<'_>> {
+    let gate = aim_disclosure::Gate::open(wh)?;
+    if gate.earlier_releases() > 0 {
+        eprintln!(
+            "replaying {} earlier release(s) for the audit…",
+            gate.earlier_releases()
+        );
+    }
+    Ok(gate)
+}
+
 /// Runs a study command.
 pub fn run(command: StudyCommand) -> Result<u8> {
     match command {
@@ -103,24 +176,9 @@ pub fn run(command: StudyCommand) -> Result<u8> {
                 )?,
                 None => Definition::builtin(),
             };
-            let (capability, action) = match source {
-                StudySource::Sample => (
-                    Capability::ReleaseSampleTable,
-                    "study lorenz --source sample",
-                ),
-                StudySource::Population => (
-                    Capability::ReleasePopulationTable,
-                    "study lorenz --source population",
-                ),
-            };
-            let object = format!(
-                "years {} -> {}",
-                year.iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-                out.display()
-            );
+            let (capability, action) = source.capability("lorenz");
+            let action = action.as_str();
+            let object = years_object(&year, &out);
             let (mut session, grant) = access::authorize_release(
                 &identity,
                 Some(&warehouse),
@@ -145,7 +203,68 @@ pub fn run(command: StudyCommand) -> Result<u8> {
             Ok(0)
         }
         StudyCommand::Art112(args) => art112(args),
+        StudyCommand::Barometer {
+            project,
+            warehouse,
+            source,
+            year,
+            out,
+            identity,
+        } => {
+            let (capability, action) = source.capability("barometer");
+            let action = action.as_str();
+            let object = years_object(&year, &out);
+            let (mut session, grant) = access::authorize_release(
+                &identity,
+                Some(&warehouse),
+                &project,
+                capability,
+                action,
+                &object,
+            )?;
+            let done = barometer(&warehouse, &grant, &year, &out, source);
+            let files = session.finish(action, &object, done)?;
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            Ok(0)
+        }
     }
+}
+
+fn barometer(
+    warehouse: &Path,
+    grant: &aim_access::Grant,
+    years: &[i32],
+    out: &Path,
+    source: StudySource,
+) -> Result<Vec<PathBuf>> {
+    let wh = aim_warehouse::Warehouse::open(warehouse)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let rt = crate::runtime()?;
+    let mut gate = open_gate(&wh)?;
+    let tables = rt.block_on(aim_studies::run::barometer(
+        &mut gate,
+        grant,
+        years,
+        out,
+        &|title| eprintln!("through the gate: {title}"),
+    ))?;
+    for t in &tables {
+        println!(
+            "{} {} stays: {} cells, {} hidden",
+            t.year,
+            t.kind.as_str(),
+            t.outcome.cells,
+            t.outcome.hidden()
+        );
+    }
+    let info = RunInfo {
+        project: grant.project().to_string(),
+        source: source.name().into(),
+        created: chrono::Utc::now().to_rfc3339(),
+    };
+    Ok(aim_studies::barometer_report::write(&tables, &info, out)?)
 }
 
 fn art112(args: Art112Args) -> Result<u8> {
@@ -167,13 +286,7 @@ fn art112(args: Art112Args) -> Result<u8> {
             .with_context(|| format!("in {}", args.requests.display()))?;
         let wh = aim_warehouse::Warehouse::open(&args.warehouse)?;
         let rt = crate::runtime()?;
-        let mut gate = aim_disclosure::Gate::open(&wh)?;
-        if gate.earlier_releases() > 0 {
-            eprintln!(
-                "replaying {} earlier release(s) for the audit…",
-                gate.earlier_releases()
-            );
-        }
+        let mut gate = open_gate(&wh)?;
         let names = area_names(&crate::reference_dir(args.reference.as_deref()));
         let mut files = Vec::new();
         for request in &requests {
@@ -226,13 +339,7 @@ fn lorenz(
     let wh = aim_warehouse::Warehouse::open(warehouse)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let rt = crate::runtime()?;
-    let mut gate = aim_disclosure::Gate::open(&wh)?;
-    if gate.earlier_releases() > 0 {
-        eprintln!(
-            "replaying {} earlier release(s) for the audit…",
-            gate.earlier_releases()
-        );
-    }
+    let mut gate = open_gate(&wh)?;
     let tables = rt.block_on(aim_studies::run::lorenz(
         &mut gate,
         grant,
@@ -254,10 +361,7 @@ fn lorenz(
     let names = area_names(&crate::reference_dir(reference));
     let info = RunInfo {
         project: grant.project().to_string(),
-        source: match source {
-            StudySource::Sample => "sample".into(),
-            StudySource::Population => "population".into(),
-        },
+        source: source.name().into(),
         created: chrono::Utc::now().to_rfc3339(),
     };
     Ok(aim_studies::lorenz_report::write(

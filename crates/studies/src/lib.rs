@@ -4,13 +4,16 @@
 //! one door; its report, charts and data files are then computed from the files the gate
 //! wrote, read back ([`released`]), so none can carry a value the gate did not release.
 //!
-//! Studies so far: the concentration of spending ([`lorenz`], `aim study lorenz`) and the
-//! Article 112 result files ([`art112`], `aim study art112`).
+//! Studies so far: the concentration of spending ([`lorenz`], `aim study lorenz`), the
+//! hospital cost barometer ([`barometer`], `aim study barometer`) and the Article 112 result
+//! files ([`art112`], `aim study art112`).
 
 #![warn(missing_docs)]
 
 pub mod art112;
 pub mod art112_report;
+pub mod barometer;
+pub mod barometer_report;
 pub mod lorenz;
 pub mod lorenz_report;
 pub mod released;

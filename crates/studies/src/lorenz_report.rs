@@ -52,7 +52,7 @@ pub struct RunInfo {
     pub created: String,
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), StudyError> {
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), StudyError> {
     std::fs::write(path, text).map_err(|source| StudyError::Write {
         file: path.to_path_buf(),
         source,

@@ -158,3 +158,49 @@ pub async fn art112(
     }
     Ok(tables)
 }
+
+/// One table of the hospital cost barometer (a year and a kind of stay), as released.
+#[derive(Debug, Clone)]
+pub struct BarometerTable {
+    /// The year.
+    pub year: i32,
+    /// Classic or day stays.
+    pub kind: crate::barometer::StayKind,
+    /// The file the gate wrote.
+    pub released_file: PathBuf,
+    /// What the gate did.
+    pub outcome: Outcome,
+    /// The released rows, read back.
+    pub rows: Vec<ReleasedRow>,
+}
+
+/// Releases the barometer's tables (per year, classic and day stays) through `gate` for the
+/// project of `grant`, into `out/released/` (the requests in `out/requests/`), and reads them
+/// back.
+pub async fn barometer(
+    gate: &mut Gate<'_>,
+    grant: &Grant,
+    years: &[i32],
+    out: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<BarometerTable>, StudyError> {
+    let folders = Folders::create(out)?;
+    let mut tables = Vec::new();
+    for &year in years {
+        for kind in crate::barometer::StayKind::ALL {
+            let request = crate::barometer::table(year, kind);
+            let stem = format!("barometer-{}-{year}", kind.as_str());
+            let (file, outcome, rows) = folders
+                .release(gate, grant, &request, &stem, progress)
+                .await?;
+            tables.push(BarometerTable {
+                year,
+                kind,
+                rows,
+                released_file: file,
+                outcome,
+            });
+        }
+    }
+    Ok(tables)
+}
